@@ -1,0 +1,128 @@
+"""The event ledger: the authoritative, append-only history of every score change.
+
+``event.id`` orders the ledger. Rows are written only by ``ledger.services`` and never
+updated or deleted; every foreign key into or out of the ledger is PROTECT, so no cascade
+can remove a ledger row.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from axes.models import Axis
+from worlds.models import Character, World
+
+
+class EventType(models.Model):
+    """An EventType names a kind of event in a world; it is created on first use."""
+
+    world = models.ForeignKey(World, on_delete=models.PROTECT, related_name="event_types")
+    name = models.CharField(max_length=100, help_text="e.g. 'loot_found'.")
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "event_type"
+        ordering = ["world", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["world", "name"], name="event_type_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Event(models.Model):
+    """An Event is an immutable record of something that happened in a World.
+
+    Its deltas are the only way scores change. A retried request carrying the same
+    ``idempotency_key`` returns this event instead of applying again; ``request_hash``
+    tells a retry from a different request reusing the key.
+    """
+
+    world = models.ForeignKey(World, on_delete=models.PROTECT, related_name="events")
+    event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, related_name="events")
+    timestamp = models.DateTimeField(default=timezone.now, editable=False)
+    idempotency_key = models.CharField(
+        max_length=200,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Client-chosen key that makes a retried request safe.",
+    )
+    request_hash = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="sha256 of the canonical request."
+    )
+
+    class Meta:
+        db_table = "event"
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["world", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="event_unique_idempotency_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["world", "id"], name="event_world_id_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.event_type_id}"
+
+
+class EventEntityAxisDelta(models.Model):
+    """One character's change on one axis within an event.
+
+    Self-describing: ``old_score`` -> ``new_score`` with ``delta`` = new - old (the change
+    actually applied) and ``requested_delta`` (what was asked; differs when clamped).
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="deltas")
+    world = models.ForeignKey(World, on_delete=models.PROTECT, related_name="+")
+    character = models.ForeignKey(Character, on_delete=models.PROTECT, related_name="axis_deltas")
+    axis = models.ForeignKey(Axis, on_delete=models.PROTECT, related_name="deltas")
+    old_score = models.FloatField()
+    new_score = models.FloatField()
+    delta = models.FloatField(help_text="Change applied: new_score - old_score.")
+    requested_delta = models.FloatField(help_text="Change requested, before clamping to [0, 1].")
+
+    class Meta:
+        db_table = "event_entity_axis_delta"
+        ordering = ["event", "axis"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "character", "axis"], name="delta_unique_per_event"
+            ),
+            models.CheckConstraint(
+                condition=Q(old_score__gte=0.0, old_score__lte=1.0, new_score__gte=0.0)
+                & Q(new_score__lte=1.0),
+                name="delta_scores_in_range",
+            ),
+        ]
+        indexes = [
+            # The inspector reads a character's history newest first.
+            models.Index(fields=["character", "event"], name="delta_character_event_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.axis_id}: {self.old_score} -> {self.new_score}"
+
+
+class EventMetadata(models.Model):
+    """A key/value tag on an event (source, reason, request id, ...)."""
+
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="metadata_entries")
+    world = models.ForeignKey(World, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=100)
+    value = models.CharField(max_length=1000)
+
+    class Meta:
+        db_table = "event_metadata"
+        ordering = ["event", "key"]
+        verbose_name_plural = "event metadata"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "key"], name="metadata_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"

@@ -1,0 +1,14 @@
+"""WSGI entry point (gunicorn, and `manage.py runserver` through WSGI_APPLICATION)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pipeworks.settings")
+
+application = get_wsgi_application()
+
+# Imported after setup: the app registry must be ready.
+from worlds.startup import log_policy_reports  # noqa: E402
+
+log_policy_reports()

@@ -1,0 +1,64 @@
+"""Shared fixtures: tests run against small purpose-built worlds, never data/worlds."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
+from axes.models import Axis, AxisValue, CharacterAxisScore
+from worlds.models import Character, World
+
+FIXTURE_WORLDS = Path(__file__).parent / "fixtures" / "worlds"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect PostgreSQL-only tests on other databases (they run in the PostgreSQL pass)."""
+    if django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    deselected = [item for item in items if item.get_closest_marker("postgres")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+
+
+@pytest.fixture(autouse=True)
+def worlds_dir(settings, tmp_path) -> Path:
+    """A private, editable copy of the fixture worlds, set as PIPEWORKS_WORLDS_DIR."""
+    target = tmp_path / "worlds"
+    shutil.copytree(FIXTURE_WORLDS, target)
+    settings.PIPEWORKS_WORLDS_DIR = target
+    return target
+
+
+@pytest.fixture
+def synced(db, worlds_dir):
+    """The fixture worlds synced into the registry."""
+    from worlds.services import sync_world_policies
+
+    return sync_world_policies()
+
+
+TABLES = [
+    World,
+    Character,
+    Axis,
+    AxisValue,
+    CharacterAxisScore,
+    EventType,
+    Event,
+    EventEntityAxisDelta,
+    EventMetadata,
+]
+
+
+def table_state() -> dict:
+    """Every row of every product table, to prove that a failed call wrote nothing."""
+    return {model._meta.db_table: sorted(model.objects.values_list()) for model in TABLES}
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"

@@ -1,0 +1,71 @@
+"""Demo data for `make serve`: characters with a believable event history.
+
+Everything goes through the real services (``create_character``, ``apply_event``), so the
+demo ledger is one the product itself could have written. Deterministic: the same seed
+gives the same ledger.
+"""
+
+import random
+
+from django.db import transaction
+
+from ledger.services import apply_event
+from worlds.models import Character
+from worlds.services import create_character
+
+DEMO_CHARACTERS = {
+    "pipeworks_web": ["Ada Brass", "Corin Valve", "Mira Gasket", "Tobin Flue"],
+    "daily_undertaking": ["Edda Ledger", "Pell Courier", "Wren Counter"],
+}
+
+# (event type, {axis: (low, high)}, metadata source values)
+DEMO_EVENTS = {
+    "pipeworks_web": [
+        ("loot_found", {"wealth": (0.05, 0.2)}, ["treasure_chest", "bandit_camp", "sewer_cache"]),
+        ("taxes_paid", {"wealth": (-0.15, -0.05)}, ["guild_collector"]),
+        ("combat", {"health": (-0.35, -0.05), "reputation": (0.0, 0.08)}, ["arena", "ambush"]),
+        ("rested", {"health": (0.05, 0.25)}, ["inn", "campfire"]),
+        ("insulted", {"demeanor": (-0.2, -0.05)}, ["market_quarrel"]),
+        ("festival", {"demeanor": (0.05, 0.2), "wealth": (-0.08, -0.02)}, ["harvest_fair"]),
+        ("season_passed", {"age": (0.01, 0.04)}, ["calendar"]),
+    ],
+    "daily_undertaking": [
+        ("shift_worked", {"wealth": (0.02, 0.08), "fatigue": (0.1, 0.3)}, ["counter", "route"]),
+        ("night_slept", {"fatigue": (-0.5, -0.2)}, ["home"]),
+        ("complaint", {"morale": (-0.2, -0.05), "demeanor": (-0.1, 0.0)}, ["customer"]),
+        ("bonus", {"wealth": (0.05, 0.15), "morale": (0.05, 0.15)}, ["manager"]),
+        ("cold_caught", {"health": (-0.3, -0.1)}, ["draughty_office"]),
+        ("year_passed", {"age": (0.02, 0.06)}, ["calendar"]),
+    ],
+}
+
+
+@transaction.atomic
+def load_demo_data(*, events_per_character: int = 25, seed: int = 7) -> list[Character]:
+    """Create the demo characters that do not exist yet, each with an event history.
+
+    Returns:
+        The characters created (empty when the demo data was already loaded).
+    """
+    rng = random.Random(seed)
+    created = []
+    for world_id, names in DEMO_CHARACTERS.items():
+        for name in names:
+            if Character.objects.filter(world_id=world_id, name=name).exists():
+                continue
+            character = create_character(world_id=world_id, name=name)
+            created.append(character)
+            for _ in range(events_per_character):
+                event_type, axes, sources = rng.choice(DEMO_EVENTS[world_id])
+                apply_event(
+                    world_id=world_id,
+                    event_type=event_type,
+                    deltas={
+                        character.pk: {
+                            axis: round(rng.uniform(low, high), 3)
+                            for axis, (low, high) in axes.items()
+                        }
+                    },
+                    metadata={"source": rng.choice(sources), "demo": "true"},
+                )
+    return created
