@@ -43,7 +43,8 @@ class Event(models.Model):
     world = models.ForeignKey(World, on_delete=models.PROTECT, related_name="events")
     event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, related_name="events")
     timestamp = models.DateTimeField(default=timezone.now, editable=False)
-    idempotency_key = models.CharField(
+    # NULL, not "", means "no key": the unique constraint must ignore keyless events.
+    idempotency_key = models.CharField(  # noqa: DJ001
         max_length=200,
         null=True,
         blank=True,

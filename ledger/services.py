@@ -44,7 +44,9 @@ APPLY_EVENT_BAD_EVENT_TYPE = (
 )
 APPLY_EVENT_RESERVED_EVENT_TYPE = "event_type {value!r} is reserved for the system"
 APPLY_EVENT_NO_DELTAS = "an event needs at least one delta"
-APPLY_EVENT_DELTAS_NOT_MAPPING = "deltas must map character ids to {{axis name: delta}} (got {kind})"
+APPLY_EVENT_DELTAS_NOT_MAPPING = (
+    "deltas must map character ids to {{axis name: delta}} (got {kind})"
+)
 APPLY_EVENT_BAD_CHARACTER_ID = "character id must be a positive integer (got {value!r})"
 APPLY_EVENT_AXES_NOT_MAPPING = "deltas of character {character_id} must map axis names to numbers"
 APPLY_EVENT_BAD_AXIS_NAME = "axis name must be a non-empty string (got {value!r})"
@@ -70,8 +72,7 @@ APPLY_EVENT_BAD_METADATA_VALUE = (
     "characters (got {kind})"
 )
 APPLY_EVENT_BAD_IDEMPOTENCY_KEY = (
-    f"idempotency_key must be a non-empty string of at most {MAX_IDEMPOTENCY_KEY_LENGTH} "
-    "characters"
+    f"idempotency_key must be a non-empty string of at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
 )
 APPLY_EVENT_IDEMPOTENCY_CONFLICT = (
     "idempotency_key {key!r} was already used for a different request (event {event_id})"
@@ -269,9 +270,7 @@ def _validate_idempotency_key(key) -> str | None:
     if key is None:
         return None
     if not isinstance(key, str) or not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise LedgerError(
-            APPLY_EVENT_BAD_IDEMPOTENCY_KEY, code="invalid", field="idempotency_key"
-        )
+        raise LedgerError(APPLY_EVENT_BAD_IDEMPOTENCY_KEY, code="invalid", field="idempotency_key")
     return key
 
 

@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
-from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
 from axes.models import Axis, AxisValue, CharacterAxisScore
+from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
 from worlds.models import Character, World
 
 FIXTURE_WORLDS = Path(__file__).parent / "fixtures" / "worlds"

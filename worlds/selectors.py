@@ -12,7 +12,9 @@ from worlds.policies import PolicyReport, discover_worlds, load_world_policy
 def list_policy_reports() -> list[PolicyReport]:
     """Validate every world under ``PIPEWORKS_WORLDS_DIR`` and return the reports."""
     directory = Path(settings.PIPEWORKS_WORLDS_DIR)
-    return [load_world_policy(directory / world_id, world_id) for world_id in discover_worlds(directory)]
+    return [
+        load_world_policy(directory / world_id, world_id) for world_id in discover_worlds(directory)
+    ]
 
 
 def get_registry_hashes() -> dict[str, str] | None:

@@ -30,7 +30,9 @@ CREATE_CHARACTER_NO_AXES = (
     "world {world_id!r} has no active axes; run `manage.py sync_policies {world_id}` first"
 )
 CREATE_CHARACTER_UNKNOWN_AXIS = "unknown or retired axis {axis!r} in world {world_id!r}"
-CREATE_CHARACTER_BAD_SCORE = "initial score for {axis!r} must be a finite number in [0, 1] (got {value!r})"
+CREATE_CHARACTER_BAD_SCORE = (
+    "initial score for {axis!r} must be a finite number in [0, 1] (got {value!r})"
+)
 
 
 @dataclass
@@ -190,7 +192,8 @@ def _axis_differences(axis: Axis, bands: list[AxisValue], axis_policy: AxisPolic
     current = [(b.value, b.ordinal, b.min_score, b.max_score) for b in bands]
     if current != _band_tuples(axis_policy):
         differences.append(
-            "bands " + ", ".join(f"{label} [{low}, {high}]" for label, _, low, high in current)
+            "bands "
+            + ", ".join(f"{label} [{low}, {high}]" for label, _, low, high in current)
             + " -> "
             + ", ".join(f"{b.label} [{b.min_score}, {b.max_score}]" for b in axis_policy.bands)
         )
@@ -240,9 +243,11 @@ def _write_axis(world: World, axis: Axis | None, axis_policy: AxisPolicy, now) -
         )
         if not unchanged:
             Axis.objects.filter(pk=axis.pk).update(**fields)
-        current = list(axis.values.order_by("ordinal").values_list(
-            "value", "ordinal", "min_score", "max_score"
-        ))
+        current = list(
+            axis.values.order_by("ordinal").values_list(
+                "value", "ordinal", "min_score", "max_score"
+            )
+        )
         if current == _band_tuples(axis_policy):
             return
         # Bands are not referenced by anything, so replacing them is simpler than

@@ -34,8 +34,11 @@ class Command(BaseCommand):
             result = sync_world_policies(world_ids=world_ids, dry_run=dry_run, progress=progress)
         except PolicySyncError as exc:
             if format == "json":
-                payload = {"ok": False, "error": exc.message,
-                           "reports": [report.as_dict() for report in exc.reports]}
+                payload = {
+                    "ok": False,
+                    "error": exc.message,
+                    "reports": [report.as_dict() for report in exc.reports],
+                }
                 self.stdout.write(json.dumps(payload, indent=2))
             else:
                 for report in exc.reports:

@@ -1,0 +1,89 @@
+"""The project as deployed: settings from the environment, pinned dependencies."""
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "a-production-secret-" + "x7Gq2Lm9Pz4Rt8Wv1Yb6Nc3Kd5Hf0Js" * 2,
+    "ALLOWED_HOSTS": "axis.example.com",
+    "PIPEWORKS_HTTPS": "1",
+    "DATABASE_URL": "sqlite:///:memory:",
+}
+
+
+def manage(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_flags_the_development_defaults():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env={"DEBUG": "0"})
+    assert result.returncode != 0
+    assert "security.W009" in result.stderr  # the development SECRET_KEY
+
+
+def test_sqlite_is_configured_for_concurrent_writers():
+    result = manage(
+        "shell",
+        "-c",
+        "from django.db import connection as c; c.ensure_connection(); cur = c.cursor();"
+        "print(cur.execute('PRAGMA journal_mode').fetchone()[0],"
+        " cur.execute('PRAGMA busy_timeout').fetchone()[0],"
+        " cur.execute('PRAGMA synchronous').fetchone()[0],"
+        " c.settings_dict['OPTIONS']['transaction_mode'])",
+        env={"DATABASE_URL": f"sqlite:///{ROOT / 'db-settings-test.sqlite3'}"},
+    )
+    for leftover in ROOT.glob("db-settings-test.sqlite3*"):
+        leftover.unlink()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-4:] == ["wal", "20000", "2", "IMMEDIATE"]
+
+
+def test_database_url_selects_postgresql():
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; d = settings.DATABASES['default'];"
+        "print(d['ENGINE'], d['NAME'], d['HOST'], d['PORT'])",
+        env={"DATABASE_URL": "postgres://u:p@db.example.com:6543/ledger"},
+    )
+    assert result.stdout.split()[-4:] == [
+        "django.db.backends.postgresql",
+        "ledger",
+        "db.example.com",
+        "6543",
+    ]
+
+
+def test_every_declared_dependency_is_pinned_in_the_lock_file():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["dev"]
+    pinned = {
+        re.split(r"==", line)[0].lower().replace("_", "-")
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    for requirement in declared:
+        name = re.split(r"[\[<>=!~ ]", requirement)[0].lower().replace("_", "-")
+        assert name in pinned, f"{name} is not pinned in requirements.lock"
+        if "[binary]" in requirement:
+            assert f"{name}-binary" in pinned
