@@ -6,11 +6,11 @@ the world's policy hash and sync time, both of which change whenever
 ``sync_world_policies`` rewrites the registry, so a stale entry is never served.
 """
 
-from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from axes.models import Axis, AxisValue
 from worlds.models import World
+from worlds.policies import resolve_label
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,8 @@ class RegisteredAxis:
     maxes: tuple[float, ...] = ()
 
     def label_for(self, score: float) -> str | None:
-        """Return the label of the band with the greatest min <= score (None if numeric)."""
-        if not self.labels:
-            return None
-        return self.labels[max(bisect_right(self.mins, score) - 1, 0)]
+        """Return the label of ``score`` (None on a numeric axis); see ``resolve_label``."""
+        return resolve_label(self.mins, self.labels, score)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from axes.models import CharacterAxisScore
@@ -77,6 +77,7 @@ APPLY_EVENT_BAD_IDEMPOTENCY_KEY = (
 APPLY_EVENT_IDEMPOTENCY_CONFLICT = (
     "idempotency_key {key!r} was already used for a different request (event {event_id})"
 )
+APPLY_EVENT_DATABASE_ERROR = "the database refused the event ({error}); nothing was written"
 APPLY_EVENT_IDEMPOTENCY_RACE = (
     "idempotency_key {key!r} was used at the same moment by a different request"
 )
@@ -130,6 +131,8 @@ def apply_event(
             character of another world, a retired axis, a bad number or metadata).
             Nothing was written.
         IdempotencyConflict: The key was used before for a different request.
+        LedgerError: With code ``database_error`` when the database failed midway (a
+            lost connection, a deadlock victim); nothing was written, a retry is safe.
 
     Returns:
         The recorded ``Event`` (or the original one for an idempotent retry).
@@ -147,7 +150,13 @@ def apply_event(
         metadata=metadata,
         idempotency_key=idempotency_key,
     )
-    return _record(request, genesis=False)
+    try:
+        return _record(request, genesis=False)
+    except DatabaseError as exc:
+        raise LedgerError(
+            APPLY_EVENT_DATABASE_ERROR.format(error=exc.__class__.__name__),
+            code="database_error",
+        ) from exc
 
 
 def record_system_event(

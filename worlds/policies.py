@@ -44,7 +44,6 @@ _AXIS_KEYS = ("values", "ordering", "default", "description")
 _ORDERING_KEYS = ("type", "values")
 _THRESHOLD_AXIS_KEYS = ("values",)
 _BAND_KEYS = ("min", "max")
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 # Errors: files and YAML.
 POLICY_FILE_MISSING = "file not found"
@@ -89,6 +88,18 @@ POLICY_HIGHEST_BAND_END = "highest band {label!r} ends at {max}, not 1.0"
 POLICY_BAND_GAP = "gap of {gap:g} between band {prev!r} (max {pmax}) and band {label!r} (min {min})"
 POLICY_VERSION_MISMATCH = "version {version!r} differs from axes.yaml version {axes_version!r}"
 POLICY_UNKNOWN_KEY = "unknown key {key!r}; expected one of {expected}"
+
+
+def resolve_label(mins: tuple[float, ...], labels: tuple[str, ...], score: float) -> str | None:
+    """Return the label of the band with the greatest min not above ``score``.
+
+    Resolution is total: a score in a gap between bands (0.195 between 0.19 and 0.20)
+    belongs to the band below it, and a score below every band to the lowest band.
+    ``mins`` ascend, one per label; with no labels (a numeric axis) return None.
+    """
+    if not labels:
+        return None
+    return labels[max(bisect_right(mins, score) - 1, 0)]
 
 
 @dataclass(frozen=True)
@@ -146,16 +157,8 @@ class AxisPolicy:
         object.__setattr__(self, "_mins", tuple(band.min_score for band in self.bands))
 
     def label_for(self, score: float) -> str | None:
-        """Return the label of the band with the greatest ``min_score`` not above ``score``.
-
-        Resolution is total: a score in a gap between bands (0.195 between 0.19 and 0.20)
-        belongs to the band below it, and a score below every band to the lowest band.
-        Return None for a numeric axis.
-        """
-        if not self.bands:
-            return None
-        index = max(bisect_right(self._mins, score) - 1, 0)
-        return self.bands[index].label
+        """Return the label of ``score`` (None on a numeric axis); see ``resolve_label``."""
+        return resolve_label(self._mins, self.labels, score)
 
     def ordering_json(self) -> dict:
         """Return the ordering as stored in ``axis.ordering_json``."""
@@ -468,9 +471,9 @@ def _index_node(
     if isinstance(node, yaml.MappingNode):
         seen = set()
         for key_node, value_node in node.value:
-            # Merged keys (<<) and complex keys have no dotted path; their problems are
+            # A complex key (a mapping or list) has no dotted path; its problems are
             # located at the enclosing mapping.
-            if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+            if not isinstance(key_node, yaml.ScalarNode):
                 continue
             child = (*path, key_node.value)
             if (key_node.tag, key_node.value) in seen:
@@ -530,8 +533,7 @@ def _check_version(source: _Source, data: dict, collector: _Collector) -> str | 
     value = data["version"]
     if isinstance(value, str) and value.strip():
         return value
-    number = _finite(value)
-    if number is None:
+    if _finite(value) is None:
         collector.error(source, ("version",), POLICY_INVALID_VERSION.format(value=value))
         return None
     return str(value)
@@ -561,11 +563,11 @@ def _check_axis(
                 collector.error(source, (*path, *key.split(".")), message)
         return _AxisDefinition("numeric", (), default_score, description)
 
-    # Values are checked even when the ordering type is unknown: labels exist only for
-    # ordinal axes, so they are most likely meant to be one.
-    labels = _check_labels(source, (*path, "values"), entry, collector)
+    # With no usable ordering type, the labels' rules are unknown; checking them as
+    # ordinal would bury the one real error under guesses.
     if ordering_type != "ordinal":
-        return _AxisDefinition(ordering_type, None, default_score, description)
+        return _AxisDefinition(None, None, default_score, description)
+    labels = _check_labels(source, (*path, "values"), entry, collector)
     if labels is not None:
         ordering_path = (*path, "ordering", "values")
         if "values" not in ordering:

@@ -2,7 +2,7 @@ import math
 import re
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from axes.models import CharacterAxisScore
@@ -322,6 +322,24 @@ def test_a_database_error_midway_rolls_back_every_row(hero, monkeypatch):
 
     assert table_state() == before
     assert not EventType.objects.filter(name="brand_new_type").exists()
+
+
+def test_a_database_failure_is_a_ledger_error_and_writes_nothing(hero, monkeypatch):
+    before = table_state()
+
+    def lose_connection(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    # Fail after the event row was inserted.
+    monkeypatch.setattr(EventEntityAxisDelta.objects, "bulk_create", lose_connection)
+    with pytest.raises(LedgerError) as excinfo:
+        apply_event(world_id="alpha", event_type="tick", deltas={hero.pk: {"wealth": 0.1}})
+
+    assert excinfo.value.code == "database_error"
+    assert str(excinfo.value) == services.APPLY_EVENT_DATABASE_ERROR.format(
+        error="OperationalError"
+    )
+    assert table_state() == before
 
 
 # --- idempotency ---------------------------------------------------------------------------
