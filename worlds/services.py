@@ -303,26 +303,36 @@ def _backfill_scores(world: World, registry: WorldRegistry) -> None:
 
 
 @transaction.atomic
-def refresh_world_snapshots(*, world: World, progress: Progress | None = None) -> int:
-    """Re-derive ``current_state_json`` of every character of ``world`` from its scores.
+def refresh_world_snapshots(
+    *, world: World, character_ids: list[int] | None = None, progress: Progress | None = None
+) -> int:
+    """Re-derive ``current_state_json`` of the characters of ``world`` from their scores.
 
     The seed is unchanged (no event happened); the snapshot's policy hash and labels
     follow the current registry. Characters are locked in id order, in batches, the
     order ``apply_event`` locks them in.
+
+    Args:
+        world: Whose characters to refresh.
+        character_ids: Only these characters (default: all of the world's).
+        progress: Told ``(world_id, done, total)`` after each batch.
 
     Returns:
         The number of characters refreshed.
     """
     world = World.objects.get(pk=world.pk)
     registry = get_world_registry(world)
-    total = Character.objects.filter(world=world).count()
+    characters = Character.objects.filter(world=world)
+    if character_ids is not None:
+        characters = characters.filter(pk__in=character_ids)
+    total = characters.count()
     done = 0
     last_id = 0
     now = timezone.now()
     while True:
         batch = list(
-            Character.objects.select_for_update()
-            .filter(world=world, pk__gt=last_id)
+            characters.select_for_update()
+            .filter(pk__gt=last_id)
             .only("id", "state_seed")
             .order_by("pk")[:SNAPSHOT_BATCH_SIZE]
         )
