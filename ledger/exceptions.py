@@ -17,3 +17,7 @@ class LedgerError(Exception):
 
 class IdempotencyConflict(LedgerError):
     """The idempotency key was already used for a different request."""
+
+
+class LedgerImmutableError(Exception):
+    """Code tried to change or remove a ledger row; the ledger is append-only."""

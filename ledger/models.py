@@ -10,7 +10,55 @@ from django.db.models import Q
 from django.utils import timezone
 
 from axes.models import Axis
+from ledger.exceptions import LedgerImmutableError
 from worlds.models import Character, World
+
+LEDGER_IMMUTABLE = "the ledger is append-only: {operation} on {model} is refused"
+
+
+class LedgerQuerySet(models.QuerySet):
+    """A queryset that can read and insert ledger rows, never change or remove them."""
+
+    def update(self, **kwargs):
+        raise LedgerImmutableError(
+            LEDGER_IMMUTABLE.format(operation="update()", model=self.model.__name__)
+        )
+
+    def delete(self):
+        raise LedgerImmutableError(
+            LEDGER_IMMUTABLE.format(operation="delete()", model=self.model.__name__)
+        )
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise LedgerImmutableError(
+            LEDGER_IMMUTABLE.format(operation="bulk_update()", model=self.model.__name__)
+        )
+
+
+class LedgerModel(models.Model):
+    """Base of the ledger tables: rows are inserted once and never saved again.
+
+    The database triggers of ``ledger.guard`` enforce the same rule for raw SQL.
+    """
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise LedgerImmutableError(
+                LEDGER_IMMUTABLE.format(
+                    operation="save() of a stored row", model=type(self).__name__
+                )
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise LedgerImmutableError(
+            LEDGER_IMMUTABLE.format(operation="delete()", model=type(self).__name__)
+        )
 
 
 class EventType(models.Model):
@@ -32,7 +80,7 @@ class EventType(models.Model):
         return self.name
 
 
-class Event(models.Model):
+class Event(LedgerModel):
     """An Event is an immutable record of something that happened in a World.
 
     Its deltas are the only way scores change. A retried request carrying the same
@@ -55,7 +103,7 @@ class Event(models.Model):
         max_length=64, blank=True, editable=False, help_text="sha256 of the canonical request."
     )
 
-    class Meta:
+    class Meta(LedgerModel.Meta):
         db_table = "event"
         ordering = ["-id"]
         constraints = [
@@ -71,7 +119,7 @@ class Event(models.Model):
         return f"#{self.pk} {self.event_type_id}"
 
 
-class EventEntityAxisDelta(models.Model):
+class EventEntityAxisDelta(LedgerModel):
     """One character's change on one axis within an event.
 
     Self-describing: ``old_score`` -> ``new_score`` with ``delta`` = new - old (the change
@@ -87,7 +135,7 @@ class EventEntityAxisDelta(models.Model):
     delta = models.FloatField(help_text="Change applied: new_score - old_score.")
     requested_delta = models.FloatField(help_text="Change requested, before clamping to [0, 1].")
 
-    class Meta:
+    class Meta(LedgerModel.Meta):
         db_table = "event_entity_axis_delta"
         ordering = ["event", "axis"]
         constraints = [
@@ -109,7 +157,7 @@ class EventEntityAxisDelta(models.Model):
         return f"{self.axis_id}: {self.old_score} -> {self.new_score}"
 
 
-class EventMetadata(models.Model):
+class EventMetadata(LedgerModel):
     """A key/value tag on an event (source, reason, request id, ...)."""
 
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="metadata_entries")
@@ -117,7 +165,7 @@ class EventMetadata(models.Model):
     key = models.CharField(max_length=100)
     value = models.CharField(max_length=1000)
 
-    class Meta:
+    class Meta(LedgerModel.Meta):
         db_table = "event_metadata"
         ordering = ["event", "key"]
         verbose_name_plural = "event metadata"

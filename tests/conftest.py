@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from django.db.backends.base.operations import BaseDatabaseOperations
 
 from axes.models import Axis, AxisValue, CharacterAxisScore
+from ledger.guard import ledger_maintenance
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
 from worlds.models import Character, World
 
@@ -22,6 +24,25 @@ def pytest_collection_modifyitems(config, items):
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flush_lifts_the_ledger_guard():
+    """Let the flush between transactional tests empty the ledger tables.
+
+    Django empties every table after a ``transaction=True`` test; the append-only
+    triggers refuse that. The patch lifts the guard for exactly that flush, in this test
+    process only; ``tests/ledger/test_append_only.py`` proves the guard is back after.
+    """
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        with ledger_maintenance(using=self.connection.alias):
+            original(self, sql_list)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BaseDatabaseOperations, "execute_sql_flush", execute_sql_flush)
+        yield
 
 
 @pytest.fixture(autouse=True)

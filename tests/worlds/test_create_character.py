@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import ProtectedError
 
 from axes.models import Axis, CharacterAxisScore
+from ledger.exceptions import LedgerImmutableError
 from ledger.models import Event, EventEntityAxisDelta, EventType
 from ledger.services import CHARACTER_CREATED, apply_event
 from tests.conftest import table_state
@@ -148,7 +149,7 @@ def test_ledger_rows_are_protected_from_cascading_deletes():
         EventType.objects.all().delete()
     with pytest.raises(ProtectedError):
         World.objects.filter(pk="alpha").delete()
-    with pytest.raises(ProtectedError):
+    with pytest.raises(LedgerImmutableError):
         Event.objects.all().delete()
     assert EventEntityAxisDelta.objects.filter(character=hero).count() == 3
     assert CharacterAxisScore.objects.filter(character=hero).count() == 3

@@ -1,0 +1,38 @@
+"""System check: the append-only triggers must be in the database."""
+
+from django.core.checks import Error, register
+from django.db import DatabaseError, connections
+from django.db.migrations.recorder import MigrationRecorder
+
+from ledger.guard import missing_triggers
+
+GUARD_MIGRATION = ("ledger", "0002_append_only_triggers")
+
+
+@register()
+def check_append_only_guard(app_configs, databases=None, **kwargs):
+    """Fail when the guard's migration ran but its triggers are gone or disabled.
+
+    Before that migration has run (a new database) there is nothing to check yet, and
+    `migrate` must still be able to run.
+    """
+    messages = []
+    for alias in databases or ["default"]:
+        try:
+            applied = MigrationRecorder(connections[alias]).applied_migrations()
+            if GUARD_MIGRATION not in applied:
+                continue
+            missing = missing_triggers(alias)
+        except DatabaseError:
+            continue
+        if missing:
+            messages.append(
+                Error(
+                    f"the ledger's append-only triggers are missing or disabled in database "
+                    f"{alias!r}: {', '.join(missing)}",
+                    hint="Re-create them: `manage.py migrate ledger 0001 && manage.py migrate "
+                    "ledger` (this touches no ledger row).",
+                    id="ledger.E001",
+                )
+            )
+    return messages

@@ -1,0 +1,137 @@
+"""The ledger is append-only in the ORM and in the database, on every engine."""
+
+import pytest
+from django.core.checks import run_checks
+from django.db import DatabaseError, connection, transaction
+
+from ledger.exceptions import LedgerImmutableError
+from ledger.guard import APPEND_ONLY_MESSAGE, LEDGER_TABLES, ledger_maintenance, missing_triggers
+from ledger.models import Event, EventEntityAxisDelta, EventMetadata
+from ledger.services import apply_event
+from tests.conftest import table_state
+from tests.factories import CharacterFactory
+
+pytestmark = pytest.mark.usefixtures("synced")
+
+RAW_STATEMENTS = {
+    "event": ["UPDATE event SET timestamp = timestamp", "DELETE FROM event"],
+    "event_entity_axis_delta": [
+        "UPDATE event_entity_axis_delta SET new_score = 1.0",
+        "DELETE FROM event_entity_axis_delta",
+    ],
+    "event_metadata": [
+        "UPDATE event_metadata SET value = 'forged'",
+        "DELETE FROM event_metadata",
+    ],
+}
+
+
+@pytest.fixture
+def ledger_rows():
+    hero = CharacterFactory()
+    apply_event(
+        world_id="alpha",
+        event_type="loot",
+        deltas={hero.pk: {"wealth": 0.1}},
+        metadata={"source": "chest"},
+    )
+    return hero
+
+
+def run_refused(sql):
+    # A savepoint, so that the refused statement does not poison the test transaction.
+    with pytest.raises(DatabaseError) as excinfo, transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+    return str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [sql for statements in RAW_STATEMENTS.values() for sql in statements],
+)
+def test_raw_sql_update_and_delete_on_the_ledger_are_refused(ledger_rows, sql):
+    before = table_state()
+
+    message = run_refused(sql)
+
+    assert APPEND_ONLY_MESSAGE in message
+    assert table_state() == before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # committed rows: no deferred FK checks pending
+@pytest.mark.parametrize("table", LEDGER_TABLES)
+def test_truncate_of_a_ledger_table_is_refused_on_postgresql(ledger_rows, table):
+    before = table_state()
+
+    message = run_refused(f"TRUNCATE {table} CASCADE")
+
+    assert APPEND_ONLY_MESSAGE in message
+    assert table_state() == before
+
+
+@pytest.mark.parametrize("model", [Event, EventEntityAxisDelta, EventMetadata])
+def test_the_orm_refuses_to_change_or_remove_ledger_rows(ledger_rows, model):
+    before = table_state()
+    row = model.objects.first()
+
+    with pytest.raises(LedgerImmutableError, match="the ledger is append-only: save"):
+        row.save()
+    with pytest.raises(LedgerImmutableError, match="the ledger is append-only: delete"):
+        row.delete()
+    with pytest.raises(LedgerImmutableError, match=r"update\(\)"):
+        model.objects.filter(pk=row.pk).update(pk=row.pk)
+    with pytest.raises(LedgerImmutableError, match=r"delete\(\)"):
+        model.objects.all().delete()
+    with pytest.raises(LedgerImmutableError, match=r"bulk_update\(\)"):
+        model.objects.bulk_update([row], ["pk"])
+
+    assert table_state() == before
+
+
+def test_maintenance_restores_the_guard_when_it_ends(ledger_rows):
+    with ledger_maintenance():
+        assert len(missing_triggers()) == len(LEDGER_TABLES) * 2
+    assert missing_triggers() == []
+    run_refused("DELETE FROM event_metadata")
+
+
+def test_maintenance_restores_the_guard_when_its_body_fails(ledger_rows):
+    before = table_state()
+    with pytest.raises(RuntimeError), ledger_maintenance():
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM event_metadata")
+        raise RuntimeError("abort the maintenance")
+
+    assert missing_triggers() == []
+    assert table_state() == before
+
+
+def test_system_check_fails_when_a_trigger_is_missing(ledger_rows):
+    assert [m.id for m in run_checks() if m.id == "ledger.E001"] == []
+    name = (
+        "event_metadata_no_delete"
+        if connection.vendor == "sqlite"
+        else "event_metadata_no_truncate"
+    )
+    suffix = " ON event_metadata" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER {name}{suffix}")
+
+    errors = [m for m in run_checks() if m.id == "ledger.E001"]
+
+    assert len(errors) == 1
+    assert name in errors[0].msg
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_flush_between_transactional_tests_leaves_the_guard_in_place(ledger_rows):
+    """Runs with real commits; the flush after it must not leave the triggers lifted."""
+    assert missing_triggers() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_guard_is_in_place_after_a_previous_transactional_flush(ledger_rows):
+    assert missing_triggers() == []
+    run_refused("DELETE FROM event")
