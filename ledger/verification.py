@@ -1,36 +1,44 @@
 """Replay the ledger and report where it disagrees with itself or with the score table.
 
 The checks, per character and axis, in ``event.id`` order: the old -> new chain is
-unbroken and starts at 0.0; ``new_score`` is the clamped, quantised old + requested
-delta; ``delta`` is new - old; the last ``new_score`` is the stored score; the snapshot is
-the one derived from scores and policy; the event, delta, character and axis share a
-world. ``LedgerVerifier`` consumes rows one at a time, so a caller can stream a ledger of
-any size through it; its memory grows with characters x axes, not with events.
+unbroken and starts at 0.0 in a system event (creation, or the backfill of a new axis);
+``new_score`` is the clamped, quantised old + requested delta; ``delta`` is new - old; the
+last ``new_score`` is the stored score; the snapshot is the one derived from scores and
+policy; the event, delta, character and axis share a world.
+
+Rows are streamed in chunks and checked one at a time: memory grows with characters x
+axes (the running chain ends), never with the number of events.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
 
-from axes.models import CharacterAxisScore
+from axes.models import Axis, CharacterAxisScore
 from axes.scoring import apply_delta
 from axes.selectors import get_world_registry
-from ledger.models import EventEntityAxisDelta
-from worlds.models import Character
+from ledger.models import EventEntityAxisDelta, EventType
+from ledger.services import SYSTEM_EVENT_TYPES
+from worlds.models import Character, World
 
-DELTA_FIELDS = (
+CHUNK_SIZE = 20_000
+MAX_REPORTED = 10_000
+"""Discrepancies kept in full; beyond that they are only counted."""
+
+_DELTA_FIELDS = (
     "event_id",
     "event__world_id",
+    "event__event_type_id",
     "world_id",
     "character_id",
-    "character__world_id",
     "axis_id",
-    "axis__name",
-    "axis__world_id",
     "old_score",
     "new_score",
     "delta",
     "requested_delta",
 )
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -52,102 +60,178 @@ class Discrepancy:
             f"expected {self.expected!r}, found {self.found!r}"
         )
 
+    def as_dict(self) -> dict:
+        return {
+            "check": self.check,
+            "event_id": self.event_id,
+            "character_id": self.character_id,
+            "axis": self.axis,
+            "expected": self.expected,
+            "found": self.found,
+        }
+
 
 @dataclass
-class LedgerVerifier:
-    """Feed delta rows in event-id order, then the stored scores; read ``discrepancies``."""
+class VerificationResult:
+    """What a replay checked and every discrepancy it found."""
 
+    deltas: int = 0
+    events: int = 0
+    characters: int = 0
+    scores: int = 0
+    discrepancy_count: int = 0
     discrepancies: list[Discrepancy] = field(default_factory=list)
-    deltas_checked: int = 0
-    _last: dict[tuple[int, int], tuple[float, str]] = field(default_factory=dict)
 
-    def feed(self, row: tuple) -> None:
-        """Check one delta row, a tuple in ``DELTA_FIELDS`` order."""
+    @property
+    def clean(self) -> bool:
+        return self.discrepancy_count == 0
+
+    def report(self, discrepancy: Discrepancy) -> None:
+        self.discrepancy_count += 1
+        if len(self.discrepancies) < MAX_REPORTED:
+            self.discrepancies.append(discrepancy)
+
+    def summary(self) -> str:
+        status = "clean" if self.clean else f"{self.discrepancy_count} discrepancies"
+        return (
+            f"replayed {self.deltas} deltas in {self.events} events for {self.characters} "
+            f"characters and {self.scores} scores: {status}"
+        )
+
+
+def verify_ledger(
+    *,
+    world_ids: list[str] | None = None,
+    character_id: int | None = None,
+    progress: Progress | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> VerificationResult:
+    """Replay the ledger in ``event.id`` order and check it against scores and snapshots.
+
+    Args:
+        world_ids: Only the characters of these worlds (default: every world).
+        character_id: Only this character.
+        progress: Told ``(deltas_done, deltas_total)`` after each chunk.
+        chunk_size: Rows fetched per round trip.
+
+    Returns:
+        The counts and discrepancies; ``result.clean`` when there are none.
+    """
+    characters = Character.objects.all()
+    if world_ids:
+        characters = characters.filter(world_id__in=world_ids)
+    if character_id is not None:
+        characters = characters.filter(pk=character_id)
+    character_worlds = dict(characters.values_list("pk", "world_id"))
+    axes = {
+        pk: (name, world) for pk, name, world in Axis.objects.values_list("pk", "name", "world")
+    }
+    system_types = set(
+        EventType.objects.filter(name__in=SYSTEM_EVENT_TYPES).values_list("pk", flat=True)
+    )
+
+    result = VerificationResult(characters=len(character_worlds))
+    deltas = EventEntityAxisDelta.objects.all()
+    if world_ids:
+        deltas = deltas.filter(character__world_id__in=world_ids)
+    if character_id is not None:
+        deltas = deltas.filter(character_id=character_id)
+    total = deltas.count()
+    chain_ends: dict[tuple[int, int], float] = {}
+    last_event = None
+    rows = deltas.order_by("event_id", "character_id", "axis_id").values_list(*_DELTA_FIELDS)
+    for row in rows.iterator(chunk_size=chunk_size):
         (
             event_id,
             event_world,
+            event_type_id,
             delta_world,
-            character_id,
-            character_world,
+            char_id,
             axis_id,
-            axis_name,
-            axis_world,
             old,
             new,
             delta,
             requested,
         ) = row
-        self.deltas_checked += 1
+        result.deltas += 1
+        if event_id != last_event:
+            result.events += 1
+            last_event = event_id
+        axis_name, axis_world = axes[axis_id]
+        character_world = character_worlds.get(char_id)
         if not event_world == delta_world == character_world == axis_world:
-            self._report(
-                "world",
-                character_id,
-                axis_name,
-                event_id,
-                expected=f"one world ({event_world})",
-                found=f"delta {delta_world}, character {character_world}, axis {axis_world}",
+            result.report(
+                Discrepancy(
+                    "world",
+                    char_id,
+                    axis_name,
+                    event_id,
+                    f"one world ({event_world})",
+                    f"delta {delta_world}, character {character_world}, axis {axis_world}",
+                )
             )
-        previous = self._last.get((character_id, axis_id), (0.0, ""))[0]
-        if old != previous:
-            self._report("chain", character_id, axis_name, event_id, previous, old)
+        previous = chain_ends.get((char_id, axis_id))
+        if previous is None and event_type_id not in system_types:
+            result.report(
+                Discrepancy("genesis", char_id, axis_name, event_id, "a system event", event_id)
+            )
+        if old != (previous or 0.0):
+            result.report(Discrepancy("chain", char_id, axis_name, event_id, previous or 0.0, old))
         expected_new, expected_delta = apply_delta(old, requested)
         if new != expected_new:
-            self._report("clamp", character_id, axis_name, event_id, expected_new, new)
+            result.report(Discrepancy("clamp", char_id, axis_name, event_id, expected_new, new))
         if delta != expected_delta:
-            self._report("applied_delta", character_id, axis_name, event_id, expected_delta, delta)
-        self._last[(character_id, axis_id)] = (new, axis_name)
-
-    def check_scores(self, scores: Iterable[tuple[int, int, float]]) -> None:
-        """Compare ``(character_id, axis_id, axis_score)`` rows with the replayed ledger."""
-        for character_id, axis_id, score in scores:
-            replayed = self._last.get((character_id, axis_id))
-            if replayed is None:
-                self._report("score", character_id, str(axis_id), None, "a ledger delta", score)
-            elif replayed[0] != score:
-                self._report("score", character_id, replayed[1], None, replayed[0], score)
-
-    def _report(self, check, character_id, axis, event_id, expected, found) -> None:
-        self.discrepancies.append(
-            Discrepancy(
-                check=check,
-                character_id=character_id,
-                axis=axis,
-                event_id=event_id,
-                expected=expected,
-                found=found,
+            result.report(
+                Discrepancy("applied_delta", char_id, axis_name, event_id, expected_delta, delta)
             )
-        )
+        chain_ends[(char_id, axis_id)] = new
+        if progress is not None and result.deltas % chunk_size == 0:
+            progress(result.deltas, total)
+    if progress is not None:
+        progress(result.deltas, total)
+
+    _check_current_state(result, characters, chain_ends, axes, chunk_size)
+    return result
+
+
+def _check_current_state(result, characters, chain_ends, axes, chunk_size) -> None:
+    """Compare stored scores with the replayed chain ends, and snapshots with scores."""
+    registries = {world.pk: get_world_registry(world) for world in World.objects.all()}
+    scores = (
+        CharacterAxisScore.objects.filter(character__in=characters)
+        .order_by("character_id", "axis_id")
+        .values_list("character_id", "axis_id", "axis_score")
+        .iterator(chunk_size=chunk_size)
+    )
+    states = (
+        characters.order_by("pk")
+        .values_list("pk", "world_id", "state_seed", "current_state_json")
+        .iterator(chunk_size=chunk_size)
+    )
+    grouped: Iterator = groupby(scores, key=lambda row: row[0])
+    pending = next(grouped, None)
+    for char_id, world_id, seed, snapshot in states:
+        stored: dict[int, float] = {}
+        while pending is not None and pending[0] < char_id:
+            pending = next(grouped, None)
+        if pending is not None and pending[0] == char_id:
+            stored = {axis_id: score for _, axis_id, score in pending[1]}
+            pending = next(grouped, None)
+        for axis_id, score in stored.items():
+            result.scores += 1
+            replayed = chain_ends.get((char_id, axis_id))
+            axis_name = axes[axis_id][0]
+            if replayed is None:
+                result.report(
+                    Discrepancy("score", char_id, axis_name, None, "a ledger delta", score)
+                )
+            elif replayed != score:
+                result.report(Discrepancy("score", char_id, axis_name, None, replayed, score))
+        expected = registries[world_id].snapshot(seed=seed, scores=stored)
+        if snapshot != expected:
+            result.report(Discrepancy("snapshot", char_id, None, None, expected, snapshot))
 
 
 def verify_character(character: Character) -> list[Discrepancy]:
     """Replay one character's ledger; return every discrepancy (empty when clean)."""
-    verifier = LedgerVerifier()
-    rows = (
-        EventEntityAxisDelta.objects.filter(character=character)
-        .order_by("event_id", "axis_id")
-        .values_list(*DELTA_FIELDS)
-    )
-    for row in rows:
-        verifier.feed(row)
-    scores = list(
-        CharacterAxisScore.objects.filter(character=character).values_list(
-            "character_id", "axis_id", "axis_score"
-        )
-    )
-    verifier.check_scores(scores)
-    registry = get_world_registry(character.world)
-    expected = registry.snapshot(
-        seed=character.state_seed, scores={axis_id: score for _, axis_id, score in scores}
-    )
-    if character.current_state_json != expected:
-        verifier.discrepancies.append(
-            Discrepancy(
-                check="snapshot",
-                character_id=character.pk,
-                axis=None,
-                event_id=None,
-                expected=expected,
-                found=character.current_state_json,
-            )
-        )
-    return verifier.discrepancies
+    return verify_ledger(character_id=character.pk).discrepancies

@@ -8,10 +8,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
 from axes.models import Axis, AxisValue, CharacterAxisScore
 from axes.selectors import WorldRegistry, get_world_registry
+from ledger.models import EventEntityAxisDelta
 from ledger.services import AXES_ADDED, CHARACTER_CREATED, record_system_event
 from worlds.exceptions import PolicySyncError
 from worlds.models import Character, World
@@ -427,3 +429,96 @@ def create_character(
     )
     character.refresh_from_db()
     return character
+
+
+@dataclass
+class RebuildResult:
+    """What ``rebuild_scores`` changed (or would change, on a dry run)."""
+
+    fixed: list[tuple[int, str, float | None, float]] = field(default_factory=list)
+    """(character id, axis name, stored score or None if the row was missing, ledger score)"""
+    snapshots: int = 0
+    dry_run: bool = False
+
+
+@transaction.atomic
+def rebuild_scores(
+    *, world_ids: list[str] | None = None, character_id: int | None = None, dry_run: bool = False
+) -> RebuildResult:
+    """Re-fold the ledger into ``character_axis_score`` and re-derive the snapshots.
+
+    The repair after someone edited scores by hand: each score becomes the ``new_score``
+    of its latest ledger delta, missing score rows are re-created, and every selected
+    character's snapshot is re-derived. The ledger itself is only read.
+
+    Args:
+        world_ids: Only the characters of these worlds (default: all).
+        character_id: Only this character.
+        dry_run: Report what would change; write nothing.
+
+    Returns:
+        The scores that differed from the ledger and the number of snapshots refreshed.
+    """
+    characters = Character.objects.all()
+    if world_ids:
+        characters = characters.filter(world_id__in=world_ids)
+    if character_id is not None:
+        characters = characters.filter(pk=character_id)
+    if not dry_run:
+        # Lock in id order, as apply_event does, so no event lands mid-rebuild.
+        list(characters.select_for_update().order_by("pk").values_list("pk", flat=True))
+    latest = EventEntityAxisDelta.objects.filter(
+        character=OuterRef("character"), axis=OuterRef("axis")
+    ).order_by("-event_id")
+    result = RebuildResult(dry_run=dry_run)
+    wrong = (
+        CharacterAxisScore.objects.filter(character__in=characters)
+        .annotate(ledger_score=Subquery(latest.values("new_score")[:1]))
+        .filter(ledger_score__isnull=False)
+        .exclude(axis_score=F("ledger_score"))
+        .select_related("axis")
+        .order_by("character_id", "axis__name")
+    )
+    now = timezone.now()
+    repaired = []
+    for score in wrong:
+        result.fixed.append(
+            (score.character_id, score.axis.name, score.axis_score, score.ledger_score)
+        )
+        score.axis_score = score.ledger_score
+        score.updated_at = now
+        repaired.append(score)
+    missing = (
+        EventEntityAxisDelta.objects.filter(character__in=characters)
+        .exclude(
+            Exists(
+                CharacterAxisScore.objects.filter(
+                    character=OuterRef("character"), axis=OuterRef("axis")
+                )
+            )
+        )
+        .values_list("character_id", "character__world_id", "axis_id", "axis__name")
+        .distinct()
+        .order_by("character_id", "axis__name")
+    )
+    created = []
+    for char_id, world_id, axis_id, axis_name in missing:
+        score = (
+            EventEntityAxisDelta.objects.filter(character_id=char_id, axis_id=axis_id)
+            .order_by("-event_id")
+            .values_list("new_score", flat=True)[0]
+        )
+        result.fixed.append((char_id, axis_name, None, score))
+        created.append(
+            CharacterAxisScore(
+                character_id=char_id, world_id=world_id, axis_id=axis_id, axis_score=score
+            )
+        )
+    if dry_run:
+        return result
+    CharacterAxisScore.objects.bulk_update(repaired, ["axis_score", "updated_at"])
+    CharacterAxisScore.objects.bulk_create(created)
+    for world in World.objects.filter(pk__in=characters.values("world_id")):
+        ids = list(characters.filter(world=world).values_list("pk", flat=True))
+        result.snapshots += refresh_world_snapshots(world=world, character_ids=ids)
+    return result
