@@ -2,13 +2,15 @@
 
 Development needs no environment at all: an SQLite file ``db.sqlite3`` and the shipped
 worlds in ``data/worlds``. Production sets ``DATABASE_URL``, ``SECRET_KEY``, ``DEBUG=0``,
-``ALLOWED_HOSTS`` and ``PIPEWORKS_HTTPS=1`` (see README, "Deploying").
+``ALLOWED_HOSTS``, ``PIPEWORKS_HTTPS=1`` and ``PIPEWORKS_ENV=production`` (see README,
+"Deploying").
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,9 +30,24 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+# PIPEWORKS_ENV=production makes unsafe settings a start-up error instead of a
+# `check --deploy` warning: a production process never runs with them.
+PIPEWORKS_ENV = os.environ.get("PIPEWORKS_ENV", "development")
+if PIPEWORKS_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured("PIPEWORKS_ENV must be 'development' or 'production'")
+
 SECRET_KEY = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+if PIPEWORKS_ENV == "production":
+    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured(
+            "PIPEWORKS_ENV=production needs SECRET_KEY: a secret of 50+ characters, "
+            "not the development key"
+        )
+    if DEBUG:
+        raise ImproperlyConfigured("PIPEWORKS_ENV=production refuses DEBUG=1")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

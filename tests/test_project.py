@@ -7,6 +7,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PRODUCTION_ENV = {
@@ -14,6 +16,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "a-production-secret-" + "x7Gq2Lm9Pz4Rt8Wv1Yb6Nc3Kd5Hf0Js" * 2,
     "ALLOWED_HOSTS": "axis.example.com",
     "PIPEWORKS_HTTPS": "1",
+    "PIPEWORKS_ENV": "production",
     "DATABASE_URL": "sqlite:///:memory:",
 }
 
@@ -39,6 +42,24 @@ def test_check_deploy_flags_the_development_defaults():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env={"DEBUG": "0"})
     assert result.returncode != 0
     assert "security.W009" in result.stderr  # the development SECRET_KEY
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"SECRET_KEY": ""}, "needs SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, "needs SECRET_KEY"),
+        ({"DEBUG": "1"}, "refuses DEBUG=1"),
+        ({"PIPEWORKS_ENV": "staging"}, "PIPEWORKS_ENV must be"),
+    ],
+    ids=["no secret key", "short secret key", "debug on", "unknown environment"],
+)
+def test_production_settings_refuse_unsafe_values(override, message):
+    result = manage("check", env={**PRODUCTION_ENV, **override})
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
 
 
 def test_sqlite_is_configured_for_concurrent_writers():

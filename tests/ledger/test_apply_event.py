@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from axes.models import CharacterAxisScore
 from ledger import services
 from ledger.exceptions import IdempotencyConflict, LedgerError
-from ledger.models import EventEntityAxisDelta, EventType
+from ledger.models import EventEntityAxisDelta, EventMetadata, EventType
 from ledger.services import apply_event
 from tests.conftest import table_state
 from tests.factories import CharacterFactory
@@ -304,15 +304,26 @@ def test_apply_event_rejects_a_character_of_another_world_naming_both_worlds(her
         apply_event(world_id="alpha", event_type="trade", deltas={foreigner.pk: {"wealth": 0.1}})
 
 
-def test_a_database_error_midway_rolls_back_every_row(hero, monkeypatch):
+def fail(*args, **kwargs):
+    raise OperationalError("server closed the connection unexpectedly")
+
+
+FAULTS = {
+    # step that fails -> (object, attribute) patched to raise there
+    "after the event insert": (lambda: EventEntityAxisDelta.objects, "bulk_create"),
+    "after the deltas": (lambda: EventMetadata.objects, "bulk_create"),
+    "after the score update": (lambda: services, "_refresh_snapshots"),
+    "during the snapshot refresh": (lambda: Character.objects, "bulk_update"),
+}
+
+
+@pytest.mark.parametrize("step", FAULTS)
+def test_a_failure_at_any_step_leaves_every_table_as_before(hero, monkeypatch, step):
     before = table_state()
+    target, attribute = FAULTS[step]
+    monkeypatch.setattr(target(), attribute, fail)
 
-    def explode(*args, **kwargs):
-        raise RuntimeError("disk on fire")
-
-    # Fail after the event, its deltas and metadata were inserted and the scores updated.
-    monkeypatch.setattr(services, "_refresh_snapshots", explode)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(LedgerError) as excinfo:
         apply_event(
             world_id="alpha",
             event_type="brand_new_type",
@@ -320,26 +331,12 @@ def test_a_database_error_midway_rolls_back_every_row(hero, monkeypatch):
             metadata={"a": "b"},
         )
 
-    assert table_state() == before
-    assert not EventType.objects.filter(name="brand_new_type").exists()
-
-
-def test_a_database_failure_is_a_ledger_error_and_writes_nothing(hero, monkeypatch):
-    before = table_state()
-
-    def lose_connection(*args, **kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
-
-    # Fail after the event row was inserted.
-    monkeypatch.setattr(EventEntityAxisDelta.objects, "bulk_create", lose_connection)
-    with pytest.raises(LedgerError) as excinfo:
-        apply_event(world_id="alpha", event_type="tick", deltas={hero.pk: {"wealth": 0.1}})
-
     assert excinfo.value.code == "database_error"
     assert str(excinfo.value) == services.APPLY_EVENT_DATABASE_ERROR.format(
         error="OperationalError"
     )
     assert table_state() == before
+    assert not EventType.objects.filter(name="brand_new_type").exists()
 
 
 # --- idempotency ---------------------------------------------------------------------------
