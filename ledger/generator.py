@@ -1,0 +1,216 @@
+"""A synthetic ledger for benchmarks: many characters, a million events, built in minutes.
+
+``apply_event`` writes one event per transaction with ten statements, which is right for
+a game server and far too slow to build a million-event ledger to benchmark against. This
+generator is the one other writer of ledger rows: it inserts characters, their genesis
+events and random events in bulk, in ``event.id`` order, with exactly the arithmetic of
+``apply_event`` (``axes.scoring.apply_delta``), so ``verify_ledger`` accepts the result.
+It only inserts, so the append-only guard is untouched; it is for benchmark databases,
+never for a live world.
+"""
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from axes.models import CharacterAxisScore
+from axes.scoring import apply_delta
+from axes.selectors import get_world_registry
+from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
+from ledger.services import CHARACTER_CREATED
+from worlds.models import Character, World
+
+EVENT_TYPES = ("tick", "loot_found", "combat", "rested", "trade")
+BATCH_SIZE = 20_000
+
+_EVENT_COLUMNS = ("id", "world_id", "event_type_id", "timestamp", "request_hash")
+_DELTA_COLUMNS = (
+    "id",
+    "event_id",
+    "world_id",
+    "character_id",
+    "axis_id",
+    "old_score",
+    "new_score",
+    "delta",
+    "requested_delta",
+)
+_METADATA_COLUMNS = ("id", "event_id", "world_id", "key", "value")
+
+
+@dataclass
+class GeneratedLedger:
+    characters: int
+    events: int
+    deltas: int
+
+
+def generate_ledger(
+    *,
+    world_id: str,
+    characters: int,
+    events: int,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> GeneratedLedger:
+    """Add ``characters`` characters and ``events`` events (genesis included) to a world.
+
+    Raises:
+        ValueError: The world is not synced, or ``events`` < ``characters``.
+    """
+    world = World.objects.filter(pk=world_id).exclude(policy_hash="").first()
+    if world is None:
+        raise ValueError(f"world {world_id!r} is not synced")
+    if events < characters:
+        raise ValueError("events must be at least characters (one genesis event each)")
+    rng = random.Random(seed)
+    registry = get_world_registry(world)
+    axes = registry.active_axes
+    now = timezone.now()
+    start = now - timedelta(seconds=events)
+
+    with transaction.atomic():
+        types = {
+            name: EventType.objects.get_or_create(world=world, name=name)[0].pk
+            for name in (CHARACTER_CREATED, *EVENT_TYPES)
+        }
+        offset = Character.objects.filter(world=world).count()
+        initial = [
+            {axis.id: round(rng.uniform(0.1, 0.9), 3) for axis in axes} for _ in range(characters)
+        ]
+        created = Character.objects.bulk_create(
+            Character(
+                world=world,
+                name=f"generated-{seed}-{offset + i}",
+                base_state_json=registry.snapshot(seed=0, scores=initial[i]),
+                state_version=world.policy_hash,
+                created_at=start,
+            )
+            for i in range(characters)
+        )
+        character_ids = [character.pk for character in created]
+        scores = {cid: dict.fromkeys(initial[i], 0.0) for i, cid in enumerate(character_ids)}
+        seeds = dict.fromkeys(character_ids, 0)
+        ids = _next_ids()
+
+        def plan():
+            """Yield (event type id, {character id: {axis id: requested}}) in id order."""
+            for i, cid in enumerate(character_ids):
+                yield types[CHARACTER_CREATED], {cid: initial[i]}
+            for _ in range(events - characters):
+                touched = rng.sample(character_ids, 2 if rng.random() < 0.1 else 1)
+                yield (
+                    types[rng.choice(EVENT_TYPES)],
+                    {
+                        cid: {
+                            axis.id: round(rng.uniform(-0.2, 0.2), 4)
+                            for axis in rng.sample(axes, rng.randint(1, min(3, len(axes))))
+                        }
+                        for cid in touched
+                    },
+                )
+
+        event_rows, delta_rows, metadata_rows = [], [], []
+        counts = GeneratedLedger(characters=characters, events=0, deltas=0)
+        for event_type_id, requested in plan():
+            ids["event"] += 1
+            event_id = ids["event"]
+            counts.events += 1
+            timestamp = start + timedelta(seconds=counts.events)
+            event_rows.append((event_id, world.pk, event_type_id, timestamp, ""))
+            for cid in sorted(requested):
+                for axis_id, asked in sorted(requested[cid].items()):
+                    old = scores[cid][axis_id]
+                    new, applied = apply_delta(old, asked)
+                    scores[cid][axis_id] = new
+                    ids["delta"] += 1
+                    delta_rows.append(
+                        (ids["delta"], event_id, world.pk, cid, axis_id, old, new, applied, asked)
+                    )
+                if event_type_id != types[CHARACTER_CREATED]:
+                    seeds[cid] += 1
+            if event_type_id != types[CHARACTER_CREATED]:
+                ids["metadata"] += 1
+                metadata_rows.append((ids["metadata"], event_id, world.pk, "source", "generator"))
+            if len(event_rows) >= BATCH_SIZE:
+                counts.deltas += _flush(event_rows, delta_rows, metadata_rows)
+                if progress is not None:
+                    progress(counts.events, events)
+        counts.deltas += _flush(event_rows, delta_rows, metadata_rows)
+        _reset_sequences()
+
+        CharacterAxisScore.objects.bulk_create(
+            (
+                CharacterAxisScore(
+                    character_id=cid, world=world, axis_id=axis_id, axis_score=score, updated_at=now
+                )
+                for cid in character_ids
+                for axis_id, score in scores[cid].items()
+            ),
+            batch_size=5000,
+        )
+        for character in created:
+            character.state_seed = seeds[character.pk]
+            character.current_state_json = registry.snapshot(
+                seed=character.state_seed, scores=scores[character.pk]
+            )
+            character.state_updated_at = now
+        Character.objects.bulk_update(
+            created, ["state_seed", "current_state_json", "state_updated_at"], batch_size=500
+        )
+    if progress is not None:
+        progress(counts.events, events)
+    return counts
+
+
+def _next_ids() -> dict[str, int]:
+    return {
+        "event": Event.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+        "delta": EventEntityAxisDelta.objects.order_by("-id").values_list("id", flat=True).first()
+        or 0,
+        "metadata": EventMetadata.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+    }
+
+
+def _flush(event_rows: list, delta_rows: list, metadata_rows: list) -> int:
+    """Insert the buffered rows (parents first) and empty the buffers."""
+    written = len(delta_rows)
+    for table, columns, rows in (
+        ("event", _EVENT_COLUMNS, event_rows),
+        ("event_entity_axis_delta", _DELTA_COLUMNS, delta_rows),
+        ("event_metadata", _METADATA_COLUMNS, metadata_rows),
+    ):
+        if rows:
+            _insert(table, columns, rows)
+        rows.clear()
+    return written
+
+
+def _insert(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY is several times faster than INSERT for bulk loads.
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows
+            )
+
+
+def _reset_sequences() -> None:
+    """Point PostgreSQL's id sequences past the explicit ids (SQLite tracks them itself)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for table in ("event", "event_entity_axis_delta", "event_metadata"):
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
+            )
