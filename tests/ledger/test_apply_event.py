@@ -313,15 +313,28 @@ FAULTS = {
     "after the event insert": (lambda: EventEntityAxisDelta.objects, "bulk_create"),
     "after the deltas": (lambda: EventMetadata.objects, "bulk_create"),
     "after the score update": (lambda: services, "_refresh_snapshots"),
-    "during the snapshot refresh": (lambda: Character.objects, "bulk_update"),
+    "during the snapshot refresh": (lambda: services, "_update_rows"),
 }
+
+
+def fail_for_characters(original):
+    """Let the score update through, fail the snapshot write that follows it."""
+
+    def update_rows(model, fields, rows):
+        if model is Character:
+            fail()
+        original(model, fields, rows)
+
+    return update_rows
 
 
 @pytest.mark.parametrize("step", FAULTS)
 def test_a_failure_at_any_step_leaves_every_table_as_before(hero, monkeypatch, step):
     before = table_state()
     target, attribute = FAULTS[step]
-    monkeypatch.setattr(target(), attribute, fail)
+    original = getattr(target(), attribute)
+    replacement = fail_for_characters(original) if attribute == "_update_rows" else fail
+    monkeypatch.setattr(target(), attribute, replacement)
 
     with pytest.raises(LedgerError) as excinfo:
         apply_event(
