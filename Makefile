@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pipeworks
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install serve test test-sqlite test-postgres lint check lock clean
+.PHONY: install serve test test-sqlite test-postgres lint check bench lock clean
 
 install: $(VENV)/.installed
 
@@ -46,6 +46,10 @@ lint: install
 check: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
+
+## bench: write benchmarks on SQLite and PostgreSQL; figures in bench/results.md
+bench: install
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 ## lock: re-pin requirements.lock from the dependencies in pyproject.toml
 lock:
