@@ -11,6 +11,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -19,14 +20,27 @@ from django.utils import timezone
 from axes.models import CharacterAxisScore
 from axes.scoring import apply_delta
 from axes.selectors import WorldRegistry, get_world_registry
+from ledger import statements
 from ledger.exceptions import IdempotencyConflict, LedgerError
-from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
+from ledger.models import Event, EventType
 from worlds.models import Character, World
 
 # Event types the product itself writes; clients may not forge them.
 CHARACTER_CREATED = "character_created"
 AXES_ADDED = "policy_axes_added"
 SYSTEM_EVENT_TYPES = frozenset({CHARACTER_CREATED, AXES_ADDED})
+
+DELTA_COLUMNS = (
+    "event_id",
+    "world_id",
+    "character_id",
+    "axis_id",
+    "old_score",
+    "new_score",
+    "delta",
+    "requested_delta",
+)
+METADATA_COLUMNS = ("event_id", "world_id", "key", "value")
 
 EVENT_TYPE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
 MAX_METADATA_ENTRIES = 50
@@ -287,7 +301,7 @@ def _validate_idempotency_key(key) -> str | None:
 
 @transaction.atomic
 def _record(request: _EventRequest, *, genesis: bool) -> Event:
-    world = World.objects.filter(pk=request.world_id).first()
+    world = statements.fetch_world(request.world_id)
     if world is None:
         raise LedgerError(
             APPLY_EVENT_UNKNOWN_WORLD.format(world_id=request.world_id),
@@ -308,23 +322,24 @@ def _record(request: _EventRequest, *, genesis: bool) -> Event:
     if request.idempotency_key is not None:
         # Checked after the locks: a concurrent retry of the same request touches the
         # same rows, so it waits here and then sees the committed original.
-        original = Event.objects.filter(
-            world=world, idempotency_key=request.idempotency_key
-        ).first()
+        original = statements.find_event_by_key(world.world_id, request.idempotency_key)
         if original is not None:
             return _replay(original, request)
 
     now = timezone.now()
-    event_type, _ = EventType.objects.get_or_create(world=world, name=request.event_type)
-    event = Event(
-        world=world,
-        event_type=event_type,
-        timestamp=now,
-        idempotency_key=request.idempotency_key,
-        request_hash=request.request_hash,
-    )
+    event_type_id = statements.find_event_type(world.world_id, request.event_type)
+    if event_type_id is None:
+        event_type_id = EventType.objects.get_or_create(world=world, name=request.event_type)[0].pk
     try:
-        event.save(force_insert=True)
+        # A savepoint only when a key could collide, so the common path stays short.
+        with transaction.atomic() if request.idempotency_key else nullcontext():
+            event_id = statements.insert_event(
+                world_id=world.world_id,
+                event_type_id=event_type_id,
+                timestamp=now,
+                idempotency_key=request.idempotency_key,
+                request_hash=request.request_hash,
+            )
     except IntegrityError as exc:
         if request.idempotency_key is None:
             raise
@@ -337,39 +352,48 @@ def _record(request: _EventRequest, *, genesis: bool) -> Event:
         ) from exc
 
     delta_rows = []
-    changed_scores = []
+    score_rows = []
     for character_id in sorted(request.deltas):
         for axis_name, requested in sorted(request.deltas[character_id].items()):
-            axis = registry.by_name[axis_name]
-            score = scores[(character_id, axis.id)]
+            axis_id = registry.by_name[axis_name].id
+            score = scores[(character_id, axis_id)]
             new_score, applied = apply_delta(score.axis_score, requested)
             delta_rows.append(
-                EventEntityAxisDelta(
-                    event=event,
-                    world=world,
-                    character_id=character_id,
-                    axis_id=axis.id,
-                    old_score=score.axis_score,
-                    new_score=new_score,
-                    delta=applied,
-                    requested_delta=requested,
+                (
+                    event_id,
+                    world.world_id,
+                    character_id,
+                    axis_id,
+                    score.axis_score,
+                    new_score,
+                    applied,
+                    requested,
                 )
             )
             score.axis_score = new_score
-            score.updated_at = now
-            changed_scores.append(score)
-    EventEntityAxisDelta.objects.bulk_create(delta_rows)
+            score_rows.append((new_score, now, score.id))
+    statements.insert_rows("event_entity_axis_delta", DELTA_COLUMNS, delta_rows)
     if request.metadata:
-        EventMetadata.objects.bulk_create(
-            EventMetadata(event=event, world=world, key=key, value=value)
-            for key, value in sorted(request.metadata.items())
+        statements.insert_rows(
+            "event_metadata",
+            METADATA_COLUMNS,
+            [
+                (event_id, world.world_id, key, value)
+                for key, value in sorted(request.metadata.items())
+            ],
         )
-    _update_rows(
-        CharacterAxisScore,
-        ["axis_score", "updated_at"],
-        [(score.axis_score, now, score.pk) for score in changed_scores],
-    )
+    statements.update_rows(CharacterAxisScore, ["axis_score", "updated_at"], score_rows)
     _refresh_snapshots(characters, scores.values(), registry, now=now, genesis=genesis)
+    event = Event(
+        id=event_id,
+        world_id=world.world_id,
+        event_type_id=event_type_id,
+        timestamp=now,
+        idempotency_key=request.idempotency_key,
+        request_hash=request.request_hash,
+    )
+    event._state.adding = False
+    event._state.db = connection.alias
     event.replayed = False
     return event
 
@@ -387,18 +411,28 @@ def _check_axes(request: _EventRequest, registry: WorldRegistry) -> None:
                 )
 
 
-def _lock_characters(request: _EventRequest, world: World) -> list[Character]:
+@dataclass
+class _Character:
+    id: int
+    world_id: str
+    state_seed: int
+
+
+@dataclass
+class _Score:
+    id: int
+    character_id: int
+    axis_id: int
+    axis_score: float
+
+
+def _lock_characters(request: _EventRequest, world: World) -> list[_Character]:
     """Lock the touched characters in id order, and check they live in ``world``.
 
     Every writer locks characters before scores and each set in id order, so two events
     touching the same characters queue instead of deadlocking.
     """
-    characters = list(
-        _for_update(Character.objects.filter(pk__in=request.deltas))
-        .only("id", "world_id", "state_seed")
-        .order_by("pk")
-    )
-    found = {character.pk: character for character in characters}
+    found = {row[0]: _Character(*row) for row in statements.lock_characters(list(request.deltas))}
     for character_id in sorted(request.deltas):
         character = found.get(character_id)
         if character is None:
@@ -415,24 +449,20 @@ def _lock_characters(request: _EventRequest, world: World) -> list[Character]:
                 code="foreign_character",
                 field=f"deltas.{character_id}",
             )
-    return characters
+    return list(found.values())
 
 
 def _lock_scores(
     request: _EventRequest, world: World, registry: WorldRegistry
-) -> dict[tuple[int, int], CharacterAxisScore]:
+) -> dict[tuple[int, int], _Score]:
     """Lock every score row of the touched characters, in id order.
 
     All of a character's scores are needed to re-derive its snapshot, so one locking
     read serves both purposes.
     """
     scores = {
-        (score.character_id, score.axis_id): score
-        for score in _for_update(
-            CharacterAxisScore.objects.filter(world=world, character_id__in=request.deltas)
-        )
-        .only("id", "character_id", "axis_id", "axis_score")
-        .order_by("pk")
+        (row[1], row[2]): _Score(*row)
+        for row in statements.lock_scores(world.world_id, list(request.deltas))
     }
     for character_id, axes in sorted(request.deltas.items()):
         for axis_name in sorted(axes):
@@ -447,25 +477,17 @@ def _lock_scores(
     return scores
 
 
-def _for_update(queryset):
-    # NO KEY UPDATE: the scores and snapshots change, keys never do, so inserts that
-    # reference these rows through foreign keys (new deltas) are not blocked.
-    if connection.features.has_select_for_no_key_update:
-        return queryset.select_for_update(no_key=True)
-    return queryset.select_for_update()
-
-
-def _replay(original: Event, request: _EventRequest) -> Event:
-    if original.request_hash != request.request_hash:
+def _replay(original: tuple[int, str], request: _EventRequest) -> Event:
+    event_id, request_hash = original
+    if request_hash != request.request_hash:
         raise IdempotencyConflict(
-            APPLY_EVENT_IDEMPOTENCY_CONFLICT.format(
-                key=request.idempotency_key, event_id=original.pk
-            ),
+            APPLY_EVENT_IDEMPOTENCY_CONFLICT.format(key=request.idempotency_key, event_id=event_id),
             code="idempotency_conflict",
             field="idempotency_key",
         )
-    original.replayed = True
-    return original
+    event = Event.objects.get(pk=event_id)
+    event.replayed = True
+    return event
 
 
 def _refresh_snapshots(characters, scores, registry: WorldRegistry, *, now, genesis: bool) -> None:
@@ -478,35 +500,9 @@ def _refresh_snapshots(characters, scores, registry: WorldRegistry, *, now, gene
     rows = []
     for character in characters:
         seed = character.state_seed if genesis else character.state_seed + 1
-        snapshot = registry.snapshot(seed=seed, scores=by_character.get(character.pk, {}))
+        snapshot = registry.snapshot(seed=seed, scores=by_character.get(character.id, {}))
         row = [snapshot, seed, registry.policy_hash, now]
         if genesis:
             row.append(snapshot)
-        rows.append((*row, character.pk))
-    _update_rows(Character, fields, rows)
-
-
-def _update_rows(model, fields: list[str], rows: list[tuple]) -> None:
-    """Run one parameterised UPDATE for many rows: ``rows`` are (*values, pk) tuples.
-
-    Profiling showed ``QuerySet.bulk_update`` spending 40% of ``apply_event`` building
-    its CASE expression; an ``executemany`` of one prepared statement is one round trip
-    on psycopg (pipelined) and on sqlite3, whatever the number of rows.
-    """
-    meta = model._meta
-    prepared = [
-        tuple(
-            meta.get_field(name).get_db_prep_save(value, connection)
-            for name, value in zip(fields, row[:-1], strict=True)
-        )
-        + (row[-1],)
-        for row in rows
-    ]
-    columns = ", ".join(
-        f"{connection.ops.quote_name(meta.get_field(f).column)} = %s" for f in fields
-    )
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {columns} WHERE id = %s",
-            prepared,
-        )
+        rows.append((*row, character.id))
+    statements.update_rows(Character, fields, rows)

@@ -120,6 +120,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side binding lets psycopg prepare the ledger's statements after a few
+    # executions, so PostgreSQL stops re-planning the same ten statements per event.
+    # Turn it off (PIPEWORKS_PG_SERVER_SIDE_BINDING=0) behind a transaction-pooling
+    # PgBouncer older than 1.21, which cannot route prepared statements.
+    DATABASES["default"]["OPTIONS"] = {
+        "server_side_binding": env_bool("PIPEWORKS_PG_SERVER_SIDE_BINDING", True),
+    }
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -6,9 +6,9 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from axes.models import CharacterAxisScore
-from ledger import services
+from ledger import services, statements
 from ledger.exceptions import IdempotencyConflict, LedgerError
-from ledger.models import EventEntityAxisDelta, EventMetadata, EventType
+from ledger.models import EventEntityAxisDelta, EventType
 from ledger.services import apply_event
 from tests.conftest import table_state
 from tests.factories import CharacterFactory
@@ -309,32 +309,30 @@ def fail(*args, **kwargs):
 
 
 FAULTS = {
-    # step that fails -> (object, attribute) patched to raise there
-    "after the event insert": (lambda: EventEntityAxisDelta.objects, "bulk_create"),
-    "after the deltas": (lambda: EventMetadata.objects, "bulk_create"),
-    "after the score update": (lambda: services, "_refresh_snapshots"),
-    "during the snapshot refresh": (lambda: services, "_update_rows"),
+    # step -> (module, function, which call fails: None for every call)
+    "after the event insert": (statements, "insert_rows", "event_entity_axis_delta"),
+    "after the deltas": (statements, "insert_rows", "event_metadata"),
+    "after the score update": (services, "_refresh_snapshots", None),
+    "during the snapshot refresh": (statements, "update_rows", Character),
 }
 
 
-def fail_for_characters(original):
-    """Let the score update through, fail the snapshot write that follows it."""
+def failing(original, first_argument):
+    """Wrap ``original`` so that the call whose first argument matches raises."""
 
-    def update_rows(model, fields, rows):
-        if model is Character:
+    def wrapper(*args, **kwargs):
+        if first_argument is None or args[0] == first_argument:
             fail()
-        original(model, fields, rows)
+        return original(*args, **kwargs)
 
-    return update_rows
+    return wrapper
 
 
 @pytest.mark.parametrize("step", FAULTS)
 def test_a_failure_at_any_step_leaves_every_table_as_before(hero, monkeypatch, step):
     before = table_state()
-    target, attribute = FAULTS[step]
-    original = getattr(target(), attribute)
-    replacement = fail_for_characters(original) if attribute == "_update_rows" else fail
-    monkeypatch.setattr(target(), attribute, replacement)
+    module, name, first_argument = FAULTS[step]
+    monkeypatch.setattr(module, name, failing(getattr(module, name), first_argument))
 
     with pytest.raises(LedgerError) as excinfo:
         apply_event(

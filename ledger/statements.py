@@ -1,0 +1,162 @@
+"""The SQL of ``apply_event``'s hot path, written by hand.
+
+A profile of ``apply_event`` showed the ORM building and compiling its ten queries costing
+about 3 ms of CPU per event, several times what PostgreSQL spends executing them (see the
+notes in ``bench/results.md``). The statements here are the same ones the ORM would send,
+written once: parameterised, portable between SQLite and PostgreSQL through Django's own
+cursor and value adapters, and prepared by psycopg after a few executions (server-side
+binding, see settings). Everything that is not on the per-event path stays in the ORM.
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from worlds.models import World
+
+
+def _for_update() -> str:
+    # NO KEY UPDATE: scores and snapshots change, keys never do, so inserts that
+    # reference these rows through foreign keys (new deltas) are not blocked.
+    if connection.features.has_select_for_no_key_update:
+        return " FOR NO KEY UPDATE"
+    if connection.features.has_select_for_update:
+        return " FOR UPDATE"
+    return ""  # SQLite: the IMMEDIATE transaction already holds the write lock.
+
+
+def _chunks(items: Sequence, columns: int = 1) -> Iterable[Sequence]:
+    """Split ``items`` so no statement exceeds the backend's parameter limit."""
+    limit = connection.features.max_query_params or 65_535
+    size = max(1, (limit - 1) // columns)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _marks(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def fetch_world(world_id: str) -> World | None:
+    """Return the world row (without touching the ORM's query machinery)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT world_id, policy_hash, policy_version, synced_at FROM world "
+            "WHERE world_id = %s",
+            [world_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    synced_at = row[3]
+    if isinstance(synced_at, str):  # SQLite returns datetimes as naive UTC text
+        synced_at = timezone.make_aware(parse_datetime(synced_at), UTC)
+    return World(world_id=row[0], policy_hash=row[1], policy_version=row[2], synced_at=synced_at)
+
+
+def lock_characters(character_ids: Sequence[int]) -> list[tuple[int, str, int]]:
+    """Lock characters in id order; return ``(id, world_id, state_seed)`` rows."""
+    rows = []
+    with connection.cursor() as cursor:
+        for chunk in _chunks(sorted(character_ids)):
+            cursor.execute(
+                "SELECT id, world_id, state_seed FROM characters "
+                f"WHERE id IN ({_marks(len(chunk))}) ORDER BY id{_for_update()}",
+                list(chunk),
+            )
+            rows += cursor.fetchall()
+    return rows
+
+
+def lock_scores(world_id: str, character_ids: Sequence[int]) -> list[tuple[int, int, int, float]]:
+    """Lock the characters' score rows in id order; return ``(id, character, axis, score)``."""
+    rows = []
+    with connection.cursor() as cursor:
+        for chunk in _chunks(sorted(character_ids)):
+            cursor.execute(
+                "SELECT id, character_id, axis_id, axis_score FROM character_axis_score "
+                f"WHERE world_id = %s AND character_id IN ({_marks(len(chunk))}) "
+                f"ORDER BY id{_for_update()}",
+                [world_id, *chunk],
+            )
+            rows += cursor.fetchall()
+    return rows
+
+
+def find_event_by_key(world_id: str, key: str) -> tuple[int, str] | None:
+    """Return ``(id, request_hash)`` of the world's event with this idempotency key."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, request_hash FROM event WHERE world_id = %s AND idempotency_key = %s",
+            [world_id, key],
+        )
+        return cursor.fetchone()
+
+
+def find_event_type(world_id: str, name: str) -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM event_type WHERE world_id = %s AND name = %s", [world_id, name]
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def insert_event(
+    *,
+    world_id: str,
+    event_type_id: int,
+    timestamp: datetime,
+    idempotency_key: str | None,
+    request_hash: str,
+) -> int:
+    """Insert one event row and return its id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO event (world_id, event_type_id, timestamp, idempotency_key, request_hash) "
+            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            [
+                world_id,
+                event_type_id,
+                connection.ops.adapt_datetimefield_value(timestamp),
+                idempotency_key,
+                request_hash,
+            ],
+        )
+        return cursor.fetchone()[0]
+
+
+def insert_rows(table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Insert many rows with as few multi-row INSERT statements as the backend allows."""
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows, len(columns)):
+            values = ", ".join([f"({_marks(len(columns))})"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}",
+                [value for row in chunk for value in row],
+            )
+
+
+def update_rows(model, fields: list[str], rows: list[tuple]) -> None:
+    """Run one parameterised UPDATE for many rows: ``rows`` are ``(*values, pk)`` tuples.
+
+    ``QuerySet.bulk_update`` spent 40% of ``apply_event`` building its CASE expression;
+    an ``executemany`` of one statement is one pipelined round trip on psycopg and one
+    call on sqlite3, whatever the number of rows.
+    """
+    meta = model._meta
+    model_fields = [meta.get_field(name) for name in fields]
+    prepared = [
+        tuple(
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(model_fields, row[:-1], strict=True)
+        )
+        + (row[-1],)
+        for row in rows
+    ]
+    assignments = ", ".join(f"{field.column} = %s" for field in model_fields)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {meta.db_table} SET {assignments} WHERE id = %s", prepared)
