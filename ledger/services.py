@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -92,6 +92,9 @@ APPLY_EVENT_IDEMPOTENCY_CONFLICT = (
     "idempotency_key {key!r} was already used for a different request (event {event_id})"
 )
 APPLY_EVENT_DATABASE_ERROR = "the database refused the event ({error}); nothing was written"
+APPLY_EVENTS_EMPTY = "events must be a non-empty list of events"
+APPLY_EVENTS_NOT_MAPPING = "an event must be an object"
+APPLY_EVENTS_UNKNOWN_KEYS = "unknown key(s) {keys}"
 APPLY_EVENT_IDEMPOTENCY_RACE = (
     "idempotency_key {key!r} was used at the same moment by a different request"
 )
@@ -166,8 +169,71 @@ def apply_event(
         metadata=metadata,
         idempotency_key=idempotency_key,
     )
+    return _record_or_refuse([request])[0]
+
+
+def apply_events(*, world_id: str, events: Sequence[Mapping]) -> list[Event]:
+    """Apply many events in one transaction, all or nothing (a world tick).
+
+    Each item takes the keyword arguments of ``apply_event`` but ``world_id``:
+    ``event_type``, ``deltas`` and optionally ``metadata`` and ``idempotency_key``. The
+    events are applied in order, each seeing the scores the previous ones left, with the
+    same validation, locking, ledger rows and snapshots as one ``apply_event`` call per
+    event, but in a fixed number of bulk statements.
+
+    Raises:
+        LedgerError: Any event is invalid; its ``field`` starts with ``events.<index>``.
+            Nothing was written.
+        IdempotencyConflict: A key was used before (or earlier in the batch) for a
+            different request.
+
+    Returns:
+        One ``Event`` per item, in order (the original one for an idempotent retry).
+    """
+    if not isinstance(events, Sequence) or isinstance(events, str) or not events:
+        raise LedgerError(APPLY_EVENTS_EMPTY, code="invalid", field="events")
+    requests = []
+    for index, item in enumerate(events):
+        try:
+            if not isinstance(item, Mapping):
+                raise LedgerError(APPLY_EVENTS_NOT_MAPPING, code="invalid", field=None)
+            unknown = set(item) - {"event_type", "deltas", "metadata", "idempotency_key"}
+            if unknown:
+                raise LedgerError(
+                    APPLY_EVENTS_UNKNOWN_KEYS.format(keys=", ".join(sorted(map(str, unknown)))),
+                    code="invalid",
+                    field=None,
+                )
+            event_type = item.get("event_type")
+            if isinstance(event_type, str) and event_type in SYSTEM_EVENT_TYPES:
+                raise LedgerError(
+                    APPLY_EVENT_RESERVED_EVENT_TYPE.format(value=event_type),
+                    code="reserved_event_type",
+                    field="event_type",
+                )
+            requests.append(
+                _validate_request(
+                    world_id=world_id,
+                    event_type=event_type,
+                    deltas=item.get("deltas"),
+                    metadata=item.get("metadata"),
+                    idempotency_key=item.get("idempotency_key"),
+                )
+            )
+        except LedgerError as exc:
+            raise _in_batch(exc, index) from None
+    return _record_or_refuse(requests)
+
+
+def _in_batch(error: LedgerError, index: int) -> LedgerError:
+    """Return ``error`` with its field prefixed by the event's position in the batch."""
+    field = f"events.{index}" + (f".{error.field}" if error.field else "")
+    return type(error)(f"event {index}: {error.message}", code=error.code, field=field)
+
+
+def _record_or_refuse(requests: list["_EventRequest"]) -> list[Event]:
     try:
-        return _record(request, genesis=False)
+        return _record(requests, genesis=False)
     except DatabaseError as exc:
         raise LedgerError(
             APPLY_EVENT_DATABASE_ERROR.format(error=exc.__class__.__name__),
@@ -196,7 +262,7 @@ def record_system_event(
         metadata=metadata,
         idempotency_key=None,
     )
-    return _record(request, genesis=genesis)
+    return _record([request], genesis=genesis)[0]
 
 
 def _validate_request(*, world_id, event_type, deltas, metadata, idempotency_key) -> _EventRequest:
@@ -300,93 +366,187 @@ def _validate_idempotency_key(key) -> str | None:
 
 
 @transaction.atomic
-def _record(request: _EventRequest, *, genesis: bool) -> Event:
-    world = statements.fetch_world(request.world_id)
+def _record(requests: list[_EventRequest], *, genesis: bool) -> list[Event]:
+    """Apply validated requests of one world, in order, in one transaction.
+
+    The statement count does not depend on the number of events, characters or axes:
+    every read and write below is one statement (split only at the backend's parameter
+    limit).
+    """
+    world_id = requests[0].world_id
+    world = statements.fetch_world(world_id)
     if world is None:
         raise LedgerError(
-            APPLY_EVENT_UNKNOWN_WORLD.format(world_id=request.world_id),
+            APPLY_EVENT_UNKNOWN_WORLD.format(world_id=world_id),
             code="unknown_world",
             field="world_id",
         )
     if not world.policy_hash:
         raise LedgerError(
-            APPLY_EVENT_WORLD_NOT_SYNCED.format(world_id=world.world_id),
+            APPLY_EVENT_WORLD_NOT_SYNCED.format(world_id=world_id),
             code="world_not_synced",
             field="world_id",
         )
     registry = get_world_registry(world)
-    _check_axes(request, registry)
-    characters = _lock_characters(request, world)
-    scores = _lock_scores(request, world, registry)
+    batched = len(requests) > 1
+    for index, request in enumerate(requests):
+        try:
+            _check_axes(request, registry)
+        except LedgerError as exc:
+            raise _in_batch(exc, index) if batched else exc from None
+    touched = sorted({cid for request in requests for cid in request.deltas})
+    characters = _lock_characters(touched, world)
+    scores = _lock_scores(requests, touched, world, registry)
 
-    if request.idempotency_key is not None:
-        # Checked after the locks: a concurrent retry of the same request touches the
-        # same rows, so it waits here and then sees the committed original.
-        original = statements.find_event_by_key(world.world_id, request.idempotency_key)
-        if original is not None:
-            return _replay(original, request)
+    # Checked after the locks: a concurrent retry of the same request touches the
+    # same rows, so it waits here and then sees the committed original.
+    outcomes = _idempotency_outcomes(requests, world_id)
+    fresh = [
+        request for request, outcome in zip(requests, outcomes, strict=True) if outcome is None
+    ]
+    if not fresh:
+        return _events_for(outcomes, [])
 
     now = timezone.now()
-    event_type_id = statements.find_event_type(world.world_id, request.event_type)
-    if event_type_id is None:
-        event_type_id = EventType.objects.get_or_create(world=world, name=request.event_type)[0].pk
+    type_ids = _event_type_ids(world, {request.event_type for request in fresh})
+    event_ids = _insert_events(world_id, fresh, type_ids, now)
+
+    delta_rows, metadata_rows = [], []
+    changed: dict[int, _Score] = {}
+    events_per_character: dict[int, int] = {}
+    for event_id, request in zip(event_ids, fresh, strict=True):
+        for character_id in sorted(request.deltas):
+            events_per_character[character_id] = events_per_character.get(character_id, 0) + 1
+            for axis_name, requested in sorted(request.deltas[character_id].items()):
+                axis_id = registry.by_name[axis_name].id
+                score = scores[(character_id, axis_id)]
+                new_score, applied = apply_delta(score.axis_score, requested)
+                delta_rows.append(
+                    (
+                        event_id,
+                        world_id,
+                        character_id,
+                        axis_id,
+                        score.axis_score,
+                        new_score,
+                        applied,
+                        requested,
+                    )
+                )
+                score.axis_score = new_score
+                changed[score.id] = score
+        metadata_rows += [
+            (event_id, world_id, key, value) for key, value in sorted(request.metadata.items())
+        ]
+    statements.insert_rows("event_entity_axis_delta", DELTA_COLUMNS, delta_rows)
+    if metadata_rows:
+        statements.insert_rows("event_metadata", METADATA_COLUMNS, metadata_rows)
+    statements.update_rows(
+        CharacterAxisScore,
+        ["axis_score", "updated_at"],
+        [(score.axis_score, now, score.id) for score in changed.values()],
+    )
+    touched_now = [c for c in characters if c.id in events_per_character]
+    _refresh_snapshots(
+        touched_now, scores.values(), registry, events_per_character, now=now, genesis=genesis
+    )
+    created = [
+        _stored_event(event_id, world_id, type_ids[request.event_type], now, request)
+        for event_id, request in zip(event_ids, fresh, strict=True)
+    ]
+    return _events_for(outcomes, created)
+
+
+def _idempotency_outcomes(requests: list[_EventRequest], world_id: str) -> list:
+    """For each request: None to apply it, or the (event id, hash) it replays.
+
+    A key already in the ledger replays its event; a key repeated within the batch
+    replays the earlier request (marked by its index as a str).
+    """
+    keys = [request.idempotency_key for request in requests if request.idempotency_key]
+    stored = statements.find_events_by_key(world_id, keys) if keys else {}
+    outcomes: list = []
+    first_use: dict[str, int] = {}
+    for index, request in enumerate(requests):
+        key = request.idempotency_key
+        if key is None:
+            outcomes.append(None)
+        elif key in stored:
+            outcomes.append(_replay(stored[key], request))
+        elif key in first_use:
+            earlier = requests[first_use[key]]
+            if earlier.request_hash != request.request_hash:
+                raise IdempotencyConflict(
+                    APPLY_EVENT_IDEMPOTENCY_CONFLICT.format(key=key, event_id="in this batch"),
+                    code="idempotency_conflict",
+                    field=f"events.{index}.idempotency_key",
+                )
+            outcomes.append(str(first_use[key]))
+        else:
+            first_use[key] = index
+            outcomes.append(None)
+    return outcomes
+
+
+def _events_for(outcomes: list, created: list[Event]) -> list[Event]:
+    """Line up the new events and the replayed originals in request order."""
+    replayed_ids = [o for o in outcomes if isinstance(o, int)]
+    originals = Event.objects.in_bulk(replayed_ids) if replayed_ids else {}
+    new = iter(created)
+    result: list[Event] = []
+    for outcome in outcomes:
+        if outcome is None:
+            result.append(next(new))
+        elif isinstance(outcome, int):
+            event = originals[outcome]
+            event.replayed = True
+            result.append(event)
+        else:  # a repeat within the batch: the same event as the earlier request
+            result.append(result[int(outcome)])
+    return result
+
+
+def _event_type_ids(world: World, names: set[str]) -> dict[str, int]:
+    type_ids = statements.find_event_types(world.world_id, sorted(names))
+    for name in sorted(names - type_ids.keys()):
+        type_ids[name] = EventType.objects.get_or_create(world=world, name=name)[0].pk
+    return type_ids
+
+
+def _insert_events(world_id, requests: list[_EventRequest], type_ids, now) -> list[int]:
+    rows = [
+        (
+            world_id,
+            type_ids[request.event_type],
+            now,
+            request.idempotency_key,
+            request.request_hash,
+        )
+        for request in requests
+    ]
+    keyed = any(request.idempotency_key for request in requests)
     try:
         # A savepoint only when a key could collide, so the common path stays short.
-        with transaction.atomic() if request.idempotency_key else nullcontext():
-            event_id = statements.insert_event(
-                world_id=world.world_id,
-                event_type_id=event_type_id,
-                timestamp=now,
-                idempotency_key=request.idempotency_key,
-                request_hash=request.request_hash,
-            )
+        with transaction.atomic() if keyed else nullcontext():
+            return statements.insert_events(rows)
     except IntegrityError as exc:
-        if request.idempotency_key is None:
+        if not keyed:
             raise
         # Only the idempotency key is unique on this table: a concurrent request with
         # the same key but other rows won the race; its payload necessarily differs.
         raise IdempotencyConflict(
-            APPLY_EVENT_IDEMPOTENCY_RACE.format(key=request.idempotency_key),
+            APPLY_EVENT_IDEMPOTENCY_RACE.format(
+                key=", ".join(r.idempotency_key for r in requests if r.idempotency_key)
+            ),
             code="idempotency_conflict",
             field="idempotency_key",
         ) from exc
 
-    delta_rows = []
-    score_rows = []
-    for character_id in sorted(request.deltas):
-        for axis_name, requested in sorted(request.deltas[character_id].items()):
-            axis_id = registry.by_name[axis_name].id
-            score = scores[(character_id, axis_id)]
-            new_score, applied = apply_delta(score.axis_score, requested)
-            delta_rows.append(
-                (
-                    event_id,
-                    world.world_id,
-                    character_id,
-                    axis_id,
-                    score.axis_score,
-                    new_score,
-                    applied,
-                    requested,
-                )
-            )
-            score.axis_score = new_score
-            score_rows.append((new_score, now, score.id))
-    statements.insert_rows("event_entity_axis_delta", DELTA_COLUMNS, delta_rows)
-    if request.metadata:
-        statements.insert_rows(
-            "event_metadata",
-            METADATA_COLUMNS,
-            [
-                (event_id, world.world_id, key, value)
-                for key, value in sorted(request.metadata.items())
-            ],
-        )
-    statements.update_rows(CharacterAxisScore, ["axis_score", "updated_at"], score_rows)
-    _refresh_snapshots(characters, scores.values(), registry, now=now, genesis=genesis)
+
+def _stored_event(event_id, world_id, event_type_id, now, request: _EventRequest) -> Event:
     event = Event(
         id=event_id,
-        world_id=world.world_id,
+        world_id=world_id,
         event_type_id=event_type_id,
         timestamp=now,
         idempotency_key=request.idempotency_key,
@@ -426,14 +586,14 @@ class _Score:
     axis_score: float
 
 
-def _lock_characters(request: _EventRequest, world: World) -> list[_Character]:
+def _lock_characters(touched: list[int], world: World) -> list[_Character]:
     """Lock the touched characters in id order, and check they live in ``world``.
 
     Every writer locks characters before scores and each set in id order, so two events
     touching the same characters queue instead of deadlocking.
     """
-    found = {row[0]: _Character(*row) for row in statements.lock_characters(list(request.deltas))}
-    for character_id in sorted(request.deltas):
+    found = {row[0]: _Character(*row) for row in statements.lock_characters(touched)}
+    for character_id in touched:
         character = found.get(character_id)
         if character is None:
             raise LedgerError(
@@ -453,7 +613,7 @@ def _lock_characters(request: _EventRequest, world: World) -> list[_Character]:
 
 
 def _lock_scores(
-    request: _EventRequest, world: World, registry: WorldRegistry
+    requests: list[_EventRequest], touched: list[int], world: World, registry: WorldRegistry
 ) -> dict[tuple[int, int], _Score]:
     """Lock every score row of the touched characters, in id order.
 
@@ -461,23 +621,25 @@ def _lock_scores(
     read serves both purposes.
     """
     scores = {
-        (row[1], row[2]): _Score(*row)
-        for row in statements.lock_scores(world.world_id, list(request.deltas))
+        (row[1], row[2]): _Score(*row) for row in statements.lock_scores(world.world_id, touched)
     }
-    for character_id, axes in sorted(request.deltas.items()):
-        for axis_name in sorted(axes):
-            if (character_id, registry.by_name[axis_name].id) not in scores:
-                raise LedgerError(
-                    APPLY_EVENT_MISSING_SCORE.format(
-                        character_id=character_id, axis=axis_name, world_id=world.world_id
-                    ),
-                    code="missing_score",
-                    field=f"deltas.{character_id}.{axis_name}",
-                )
+    needed = {
+        (cid, name) for request in requests for cid, axes in request.deltas.items() for name in axes
+    }
+    for character_id, axis_name in sorted(needed):
+        if (character_id, registry.by_name[axis_name].id) not in scores:
+            raise LedgerError(
+                APPLY_EVENT_MISSING_SCORE.format(
+                    character_id=character_id, axis=axis_name, world_id=world.world_id
+                ),
+                code="missing_score",
+                field=f"deltas.{character_id}.{axis_name}",
+            )
     return scores
 
 
-def _replay(original: tuple[int, str], request: _EventRequest) -> Event:
+def _replay(original: tuple[int, str], request: _EventRequest) -> int:
+    """Return the id of the event a retry replays, or refuse a reused key."""
     event_id, request_hash = original
     if request_hash != request.request_hash:
         raise IdempotencyConflict(
@@ -485,12 +647,12 @@ def _replay(original: tuple[int, str], request: _EventRequest) -> Event:
             code="idempotency_conflict",
             field="idempotency_key",
         )
-    event = Event.objects.get(pk=event_id)
-    event.replayed = True
-    return event
+    return event_id
 
 
-def _refresh_snapshots(characters, scores, registry: WorldRegistry, *, now, genesis: bool) -> None:
+def _refresh_snapshots(
+    characters, scores, registry: WorldRegistry, events_per_character, *, now, genesis: bool
+) -> None:
     by_character: dict[int, dict[int, float]] = {}
     for score in scores:
         by_character.setdefault(score.character_id, {})[score.axis_id] = score.axis_score
@@ -499,7 +661,7 @@ def _refresh_snapshots(characters, scores, registry: WorldRegistry, *, now, gene
         fields.append("base_state_json")
     rows = []
     for character in characters:
-        seed = character.state_seed if genesis else character.state_seed + 1
+        seed = character.state_seed + (0 if genesis else events_per_character[character.id])
         snapshot = registry.snapshot(seed=seed, scores=by_character.get(character.id, {}))
         row = [snapshot, seed, registry.policy_hash, now]
         if genesis:

@@ -8,8 +8,9 @@ cursor and value adapters, and prepared by psycopg after a few executions (serve
 binding, see settings). Everything that is not on the per-event path stays in the ORM.
 """
 
+import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 
 from django.db import connection
 from django.utils import timezone
@@ -28,9 +29,17 @@ def _for_update() -> str:
     return ""  # SQLite: the IMMEDIATE transaction already holds the write lock.
 
 
+def _parameter_limit() -> int:
+    if connection.vendor == "sqlite":
+        # Django assumes SQLite's old default of 999; ask the library for the real one.
+        connection.ensure_connection()
+        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return connection.features.max_query_params or 65_535
+
+
 def _chunks(items: Sequence, columns: int = 1) -> Iterable[Sequence]:
     """Split ``items`` so no statement exceeds the backend's parameter limit."""
-    limit = connection.features.max_query_params or 65_535
+    limit = _parameter_limit()
     size = max(1, (limit - 1) // columns)
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -86,47 +95,53 @@ def lock_scores(world_id: str, character_ids: Sequence[int]) -> list[tuple[int, 
     return rows
 
 
-def find_event_by_key(world_id: str, key: str) -> tuple[int, str] | None:
-    """Return ``(id, request_hash)`` of the world's event with this idempotency key."""
+def find_events_by_key(world_id: str, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """Return ``{key: (event id, request_hash)}`` for the world's events with these keys."""
+    found = {}
+    with connection.cursor() as cursor:
+        for chunk in _chunks(sorted(set(keys))):
+            cursor.execute(
+                "SELECT idempotency_key, id, request_hash FROM event "
+                f"WHERE world_id = %s AND idempotency_key IN ({_marks(len(chunk))})",
+                [world_id, *chunk],
+            )
+            found.update({key: (event_id, digest) for key, event_id, digest in cursor.fetchall()})
+    return found
+
+
+def find_event_types(world_id: str, names: Sequence[str]) -> dict[str, int]:
+    """Return ``{name: id}`` of the world's event types with these names."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, request_hash FROM event WHERE world_id = %s AND idempotency_key = %s",
-            [world_id, key],
+            "SELECT name, id FROM event_type "
+            f"WHERE world_id = %s AND name IN ({_marks(len(names))})",
+            [world_id, *names],
         )
-        return cursor.fetchone()
+        return dict(cursor.fetchall())
 
 
-def find_event_type(world_id: str, name: str) -> int | None:
+def insert_events(rows: Sequence[tuple]) -> list[int]:
+    """Insert ``(world_id, event_type_id, timestamp, idempotency_key, request_hash)`` rows.
+
+    Returns the new ids in the order of ``rows``: ids are assigned in VALUES order on
+    both engines, so sorting the returned ids lines them up whatever order RETURNING
+    reports them in.
+    """
+    ids: list[int] = []
+    columns = "world_id, event_type_id, timestamp, idempotency_key, request_hash"
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id FROM event_type WHERE world_id = %s AND name = %s", [world_id, name]
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def insert_event(
-    *,
-    world_id: str,
-    event_type_id: int,
-    timestamp: datetime,
-    idempotency_key: str | None,
-    request_hash: str,
-) -> int:
-    """Insert one event row and return its id."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO event (world_id, event_type_id, timestamp, idempotency_key, request_hash) "
-            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            [
-                world_id,
-                event_type_id,
-                connection.ops.adapt_datetimefield_value(timestamp),
-                idempotency_key,
-                request_hash,
-            ],
-        )
-        return cursor.fetchone()[0]
+        for chunk in _chunks(rows, 5):
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO event ({columns}) VALUES {values} RETURNING id",
+                [
+                    connection.ops.adapt_datetimefield_value(value) if i == 2 else value
+                    for row in chunk
+                    for i, value in enumerate(row)
+                ],
+            )
+            ids += sorted(row[0] for row in cursor.fetchall())
+    return ids
 
 
 def insert_rows(table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
