@@ -134,7 +134,22 @@ def write_results(report, *, quick):
                 f"| {statistics.median(ratios):.2f} [{min(ratios):.2f}, {max(ratios):.2f}] "
                 f"| {figures[f'queries_k{k}']} |"
             )
-        lines.append("")
+    lines.append("")
+    lines += [
+        "## Batch application: a world tick in one apply_events call",
+        "",
+        "| engine | events in the batch | one by one ev/s | apply_events ev/s | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for engine, figures in report.items():
+        ratios = [b / s for b, s in zip(figures["batch"], figures["batch_single"], strict=True)]
+        lines.append(
+            f"| {engine} | {figures['tick_size']} | {span(summary(figures['batch_single']))} "
+            f"| {span(summary(figures['batch']))} "
+            f"| {statistics.median(ratios):.1f} [{min(ratios):.1f}, {max(ratios):.1f}] |"
+        )
+    lines.append("")
+    for engine, figures in report.items():
         lines.append(
             f"{engine}: verify_ledger over the {figures['verify_deltas']:,} deltas written, "
             f"the floor's included: {'clean' if figures['verify_clean'] else 'NOT CLEAN'}."

@@ -25,7 +25,7 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench.floor import Floor  # noqa: E402
-from ledger.services import apply_event  # noqa: E402
+from ledger.services import apply_event, apply_events  # noqa: E402
 from ledger.verification import verify_ledger  # noqa: E402
 from worlds.models import Character  # noqa: E402
 
@@ -58,6 +58,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tick", type=int, default=2000, help="Events in one batch.")
     args = parser.parse_args()
 
     db = settings.DATABASES["default"]
@@ -90,6 +91,31 @@ def main():
             product(*requests(rng, character_ids, k, 1)[0])
         results[f"queries_k{k}"] = len(ctx.captured_queries)
     floor.close()
+
+    # A world tick: one event per character, in one apply_events call, against the same
+    # events applied one apply_event call each.
+    tick_size = min(len(character_ids), args.tick)
+    batch_rates, single_rates = [], []
+    for _ in range(args.runs):
+        tick = [
+            {
+                "event_type": "bench",
+                "deltas": {cid: {"wealth": round(rng.uniform(-0.1, 0.1), 4)}},
+                "metadata": {"source": "tick"},
+            }
+            for cid in rng.sample(character_ids, tick_size)
+        ]
+        started = time.perf_counter()
+        apply_events(world_id=WORLD, events=tick)
+        batch_rates.append(tick_size / (time.perf_counter() - started))
+        singles = tick[: max(1, tick_size // 10)]
+        started = time.perf_counter()
+        for event in singles:
+            apply_event(world_id=WORLD, **event)
+        single_rates.append(len(singles) / (time.perf_counter() - started))
+    results["tick_size"] = tick_size
+    results["batch"] = batch_rates
+    results["batch_single"] = single_rates
     verification = verify_ledger()
     results["verify_clean"] = verification.clean
     results["verify_deltas"] = verification.deltas
