@@ -1,0 +1,125 @@
+"""A sync_policies process killed midway leaves the registry exactly as it was.
+
+Runs real processes against a database of their own (not the test database): a SQLite
+file, and on PostgreSQL a scratch database.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = {
+    "world": "world_id, policy_hash, policy_version, synced_at",
+    "axis": "id, name, ordering_json, default_score, is_active",
+    "axis_value": "id, axis_id, value, min_score, max_score, ordinal",
+    "characters": "id, state_seed, state_version, current_state_json",
+    "character_axis_score": "id, axis_score",
+    "event": "id",
+}
+
+
+def manage(env, *args, **kwargs):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
+
+
+def kill_sync_midway(env):
+    """Start a sync that re-derives thousands of snapshots; SIGKILL it mid-transaction."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "sync_policies"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in process.stderr:
+        if "snapshots" in line:  # progress: the transaction is writing snapshots now
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(timeout=60)
+    return process.returncode
+
+
+def scenario(env, worlds_dir, dump):
+    for args in (
+        ["migrate", "-v0"],
+        ["sync_policies"],
+        ["generate_ledger", "--world", "alpha", "--characters", "4000", "--events", "4000"],
+    ):
+        result = manage(env, *args)
+        assert result.returncode == 0, result.stderr
+    thresholds = worlds_dir / "alpha/policies/thresholds.yaml"
+    thresholds.write_text(
+        thresholds.read_text()
+        .replace("ailing: { min: 0.0, max: 0.5 }", "ailing: { min: 0.0, max: 0.6 }")
+        .replace("hale: { min: 0.5, max: 1.0 }", "hale: { min: 0.6, max: 1.0 }")
+    )
+    before = dump()
+
+    assert kill_sync_midway(env) == -signal.SIGKILL
+
+    assert dump() == before
+    # And the files still sync afterwards.
+    result = manage(env, "sync_policies")
+    assert result.returncode == 0, result.stderr
+    assert dump() != before
+
+
+def dump_with(cursor_factory):
+    def dump():
+        with cursor_factory() as cursor:
+            state = {}
+            for table, columns in TABLES.items():
+                cursor.execute(f"SELECT {columns} FROM {table} ORDER BY 1")
+                state[table] = [tuple(map(str, row)) for row in cursor.fetchall()]
+            return state
+
+    return dump
+
+
+def test_killed_sync_leaves_the_sqlite_registry_untouched(tmp_path, worlds_dir):
+    import sqlite3
+    from contextlib import closing
+
+    database = tmp_path / "killed.sqlite3"
+    env = {"DATABASE_URL": f"sqlite:///{database}", "PIPEWORKS_WORLDS_DIR": str(worlds_dir)}
+
+    def cursor():
+        return closing(sqlite3.connect(database).cursor())
+
+    scenario(env, worlds_dir, dump_with(cursor))
+
+
+@pytest.mark.postgres
+def test_killed_sync_leaves_the_postgresql_registry_untouched(tmp_path, worlds_dir):
+    params = connection.settings_dict
+    base = f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}"
+    name = "pipeworks_killed_sync"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    env = {"DATABASE_URL": f"{base}/{name}", "PIPEWORKS_WORLDS_DIR": str(worlds_dir)}
+    try:
+
+        def cursor():
+            return psycopg.connect(f"{base}/{name}").cursor()
+
+        scenario(env, worlds_dir, dump_with(cursor))
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
