@@ -317,7 +317,7 @@ def _validate_request(*, world_id, event_type, deltas, metadata, idempotency_key
                     code="invalid",
                     field=f"deltas.{character_id}.{axis_name}",
                 )
-            clean_axes[axis_name] = float(delta)
+            clean_axes[axis_name] = float(delta) + 0.0  # -0.0 is 0.0 (one request hash)
         if clean_axes:
             clean_deltas[character_id] = clean_axes
     if not clean_deltas:

@@ -1,12 +1,21 @@
-"""URL routes: Django admin is the inspector."""
+"""URL routes: Django admin is the inspector; the staff REST API lives beside it.
+
+The API routes come before ``admin.site.urls``: the admin's catch-all view would
+otherwise answer every unknown /admin/ path itself.
+"""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 admin.site.site_header = "PipeWorks Axis inspector"
 admin.site.site_title = "PipeWorks Axis"
 admin.site.index_title = "Character state ledger"
 
 urlpatterns = [
+    path("admin/", include("ledger.urls")),
+    path("admin/", include("worlds.urls")),
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

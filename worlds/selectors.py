@@ -1,11 +1,16 @@
 """Reads about worlds: the policy files on disk and the registry's view of them."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
-from worlds.models import World
+from axes.models import Axis
+from worlds.models import Character, World
 from worlds.policies import PolicyReport, discover_worlds, load_world_policy
 
 
@@ -27,3 +32,85 @@ def get_registry_hashes() -> dict[str, str] | None:
         return dict(World.objects.values_list("world_id", "policy_hash"))
     except DatabaseError:
         return None
+
+
+@dataclass(frozen=True)
+class WorldStatus:
+    """A world as its policy files and the registry see it."""
+
+    world_id: str
+    report: PolicyReport
+    has_files: bool
+    registry_hash: str | None
+    registry_version: str | None
+    synced_at: datetime | None
+    axis_count: int
+    character_count: int
+
+    @property
+    def in_sync(self) -> bool:
+        """Return whether the registry mirrors the current, valid policy files."""
+        return (
+            self.has_files
+            and self.report.is_valid
+            and self.registry_hash is not None
+            and self.registry_hash == self.report.policy_hash
+        )
+
+
+def list_world_statuses() -> list[WorldStatus]:
+    """Return every world found in the policy files or the registry, by id (one query)."""
+    directory = Path(settings.PIPEWORKS_WORLDS_DIR)
+    on_disk = discover_worlds(directory)
+    rows = {world.world_id: world for world in _worlds_with_counts()}
+    return [
+        _world_status(directory, world_id, world_id in on_disk, rows.get(world_id))
+        for world_id in sorted(set(on_disk) | set(rows))
+    ]
+
+
+def get_world_status(world_id: str) -> WorldStatus | None:
+    """Return one world's status, or None when neither files nor registry know it (one query).
+
+    A world only in the registry (its directory was removed) gets the report of its
+    missing files.
+    """
+    if "\x00" in world_id:  # names nothing, and PostgreSQL text cannot hold it
+        return None
+    directory = Path(settings.PIPEWORKS_WORLDS_DIR)
+    # Compared with the directory listing, never joined into a path unchecked.
+    has_files = world_id in discover_worlds(directory)
+    world = _worlds_with_counts().filter(pk=world_id).first()
+    if world is None and not has_files:
+        return None
+    return _world_status(directory, world_id, has_files, world)
+
+
+def _worlds_with_counts():
+    # Correlated counts, not joins: axes x characters rows would multiply per world.
+    def count(queryset) -> Coalesce:
+        counted = queryset.filter(world=OuterRef("pk")).order_by().values("world")
+        return Coalesce(
+            Subquery(counted.annotate(n=Count("pk")).values("n"), output_field=IntegerField()),
+            0,
+        )
+
+    return World.objects.annotate(
+        axis_count=count(Axis.objects.filter(is_active=True)),
+        character_count=count(Character.objects.all()),
+    )
+
+
+def _world_status(
+    directory: Path, world_id: str, has_files: bool, world: World | None
+) -> WorldStatus:
+    return WorldStatus(
+        world_id=world_id,
+        report=load_world_policy(directory / world_id, world_id),
+        has_files=has_files,
+        registry_hash=(world.policy_hash or None) if world is not None else None,
+        registry_version=(world.policy_version or None) if world is not None else None,
+        synced_at=world.synced_at if world is not None else None,
+        axis_count=world.axis_count if world is not None else 0,
+        character_count=world.character_count if world is not None else 0,
+    )

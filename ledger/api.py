@@ -1,0 +1,167 @@
+"""The REST API's plumbing: the base view, the JSON parser and the one error shape.
+
+Every error the API answers with is JSON of one shape::
+
+    {"detail": "...", "code": "...", "field": "deltas.wealth" | null}
+
+plus ``"errors"`` (DRF's per-field dict) when a serializer refused the request.
+``exception_handler`` (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``) builds it from DRF's
+exceptions, Django's ``Http404``/``PermissionDenied``, ``LedgerError`` and database
+outages, so no expected failure becomes a 500.
+"""
+
+import json
+from collections.abc import Mapping
+
+from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from ledger.exceptions import LedgerError
+
+API_DATABASE_UNAVAILABLE = "the database is unavailable; retry later"
+API_JSON_TOO_DEEP = "JSON parse error - the document is nested too deeply"
+API_UNKNOWN_FIELD = "Unknown field."
+
+# LedgerError.code -> HTTP status; any other code is a 400.
+LEDGER_ERROR_STATUS = {
+    "unknown_world": status.HTTP_404_NOT_FOUND,
+    "unknown_character": status.HTTP_404_NOT_FOUND,
+    "idempotency_conflict": status.HTTP_409_CONFLICT,
+    "database_error": status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+class ApiError(exceptions.APIException):
+    """An API error with a machine-readable ``code`` and the offending ``field``."""
+
+    def __init__(self, detail: str, *, status_code: int, code: str, field: str | None = None):
+        super().__init__(detail=detail, code=code)
+        self.status_code = status_code
+        self.code = code
+        self.field = field
+
+
+def ledger_api_error(exc: LedgerError, *, field: str | None) -> ApiError:
+    """Return the API error for a refused ledger request, naming ``field`` of the request."""
+    return ApiError(
+        exc.message,
+        status_code=LEDGER_ERROR_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST),
+        code=exc.code,
+        field=field,
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one shape of every API error."""
+
+    detail = serializers.CharField(help_text="What went wrong, for a human.")
+    code = serializers.CharField(
+        allow_null=True, help_text="Stable machine-readable reason, e.g. unknown_axis."
+    )
+    field = serializers.CharField(
+        allow_null=True,
+        help_text="Dotted path of the offending request part (deltas.wealth, as_of), or null.",
+    )
+    errors = serializers.DictField(
+        required=False, help_text="Per-field errors, when a serializer refused the request."
+    )
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """Return an error response of the schema, in the one error shape."""
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+AUTH_ERRORS = {
+    401: error_response("Not authenticated (no session, no or a bad token)."),
+    403: error_response("Authenticated but not staff, or a session write without a CSRF token."),
+}
+
+
+class StrictJSONParser(JSONParser):
+    """JSON only; ``NaN``/``Infinity`` literals and over-deep nesting are parse errors."""
+
+    strict = True
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise exceptions.ParseError(API_JSON_TOO_DEEP) from exc
+
+
+class StaffAPIView(APIView):
+    """Base of every API view: staff only (the settings' default), JSON in and out."""
+
+    parser_classes = [StrictJSONParser]
+    renderer_classes = [JSONRenderer]
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Answer every expected failure with the API's one JSON error shape."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    elif isinstance(exc, LedgerError):
+        exc = ledger_api_error(exc, field=exc.field)
+    elif isinstance(exc, OperationalError | InterfaceError):
+        exc = ApiError(
+            API_DATABASE_UNAVAILABLE,
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            code="database_unavailable",
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    response.data = error_body(exc)
+    return response
+
+
+def error_body(exc: exceptions.APIException) -> dict:
+    """Return the error shape for an API exception."""
+    if isinstance(exc, ApiError):
+        return {"detail": str(exc.detail), "code": exc.code, "field": exc.field}
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _plain(exc.detail)
+        field, message, code = _first_error(exc.detail)
+        detail = f"{field}: {message}" if field else message
+        return {"detail": detail, "code": code, "field": field, "errors": errors}
+    detail = exc.detail
+    if isinstance(detail, list | dict):
+        # Not raised by this API's views; keep the information anyway.
+        field, message, code = _first_error(detail)
+        return {"detail": message, "code": code, "field": field, "errors": _plain(detail)}
+    return {"detail": str(detail), "code": getattr(detail, "code", None), "field": None}
+
+
+def _first_error(detail, path: tuple[str, ...] = ()) -> tuple[str | None, str, str]:
+    """Return the dotted path, message and code of the first error in a DRF error tree."""
+    if isinstance(detail, Mapping):
+        for key, value in detail.items():
+            found = _first_error(value, path if key == "non_field_errors" else (*path, str(key)))
+            if found[1]:
+                return found
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if isinstance(value, exceptions.ErrorDetail):
+                return (".".join(path) or None, str(value), value.code or "invalid")
+            found = _first_error(value, (*path, str(index)))
+            if found[1]:
+                return found
+    elif isinstance(detail, exceptions.ErrorDetail | str):
+        return (".".join(path) or None, str(detail), getattr(detail, "code", None) or "invalid")
+    return (".".join(path) or None, "", "invalid")
+
+
+def _plain(detail):
+    """Return a DRF error tree as plain JSON types (list indexes keep their positions)."""
+    return json.loads(json.dumps(detail, default=str))

@@ -1,0 +1,375 @@
+"""Serializers of the ledger API: the shape of requests and responses, nothing more.
+
+Request serializers check types and shape only; the domain rules (known axes, a
+character of that world, metadata limits, ...) are ``apply_event``'s. Numbers, strings
+and ids are strict: ``"0.2"`` is not a delta, ``true`` is not a number, ``5`` is not a
+string, and an unknown key in a request body is an error rather than silently dropped.
+"""
+
+import datetime
+import math
+import re
+from collections.abc import Mapping
+
+from rest_framework import serializers
+
+from axes.selectors import get_world_registry
+from ledger.api import API_UNKNOWN_FIELD
+from ledger.exceptions import LedgerError
+from ledger.selectors import DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT
+from worlds.models import Character
+
+# The largest id a BIGINT primary key holds; larger ids identify nothing.
+MAX_ID = 2**63 - 1
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+API_UNKNOWN_AXIS_FILTER = "unknown axis {axis!r} in world {world_id!r}"
+API_DUPLICATE_DELTA = (
+    "character {character_id} and axis {axis!r} already appear at deltas.{first}; "
+    "list each pair once"
+)
+
+_DIGITS = re.compile(r"^[0-9]{1,19}$")
+
+
+def parse_id(value: str) -> int | None:
+    """Return ``value`` as a database id, or None when it cannot be one."""
+    if not _DIGITS.match(value):
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else None
+
+
+# Strict fields -------------------------------------------------------------------------
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, taken as sent (no coercion of numbers, no trimming)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    """A finite JSON number (not a string, not a boolean)."""
+
+    default_error_messages = {"invalid": "A finite number is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
+class StrictIdField(serializers.IntegerField):
+    """A database id: a JSON integer from 1 to the largest BIGINT."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """A query-string integer: decimal digits only (no sign, spaces or fractions)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not _DIGITS.match(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDictField(serializers.DictField):
+    """A JSON object whose keys hold no NUL character (PostgreSQL text cannot store one)."""
+
+    default_error_messages = {"null_characters_not_allowed": "Null characters are not allowed."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and any("\x00" in str(key) for key in data):
+            self.fail("null_characters_not_allowed")
+        return super().to_internal_value(data)
+
+
+class RejectUnknownFieldsMixin:
+    """Refuse request bodies carrying keys the serializer does not define."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {key: [API_UNKNOWN_FIELD] for key in unknown}, code="unknown_field"
+                )
+        return super().to_internal_value(data)
+
+
+def _metadata_field() -> StrictDictField:
+    return StrictDictField(
+        child=StrictCharField(allow_blank=True),
+        required=False,
+        help_text='String tags stored with the event, e.g. {"source": "treasure_chest"}.',
+    )
+
+
+def _idempotency_key_field() -> StrictCharField:
+    return StrictCharField(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "Optional client key. A retry with the same key and payload answers 200 with "
+            "the original event; the same key with another payload answers 409."
+        ),
+    )
+
+
+# Query parameters ----------------------------------------------------------------------
+
+
+class AxisStateQuerySerializer(serializers.Serializer):
+    as_of = QueryIntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text=(
+            "An event id: return the scores right after that event, folded from the ledger."
+        ),
+    )
+
+
+class CharacterEventsQuerySerializer(serializers.Serializer):
+    limit = QueryIntegerField(
+        required=False,
+        default=DEFAULT_EVENT_LIMIT,
+        min_value=1,
+        max_value=MAX_EVENT_LIMIT,
+        help_text=f"Page size, 1 to {MAX_EVENT_LIMIT}.",
+    )
+    before = QueryIntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Only events with a smaller id: the previous page's `next_before`.",
+    )
+    event_type = StrictCharField(
+        required=False, max_length=100, help_text="Only events of this type (e.g. loot_found)."
+    )
+    axis = StrictCharField(
+        required=False,
+        max_length=100,
+        help_text=(
+            "Only events that changed this axis (active or retired) of the character's "
+            "world; an unknown axis is a 400."
+        ),
+    )
+
+    def validate_axis(self, value: str) -> str:
+        character: Character = self.context["character"]
+        if value not in get_world_registry(character.world).by_name:
+            raise serializers.ValidationError(
+                API_UNKNOWN_AXIS_FILTER.format(axis=value, world_id=character.world_id),
+                code="unknown_axis",
+            )
+        return value
+
+
+# Request bodies ------------------------------------------------------------------------
+
+
+class ApplyCharacterEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """An event applied to the character named in the URL."""
+
+    event_type = StrictCharField(
+        max_length=100, help_text="Kind of event, e.g. loot_found; created on first use."
+    )
+    deltas = StrictDictField(
+        child=StrictFloatField(),
+        allow_empty=False,
+        help_text="Axis name -> requested change; new scores are clamped to [0, 1].",
+    )
+    metadata = _metadata_field()
+    idempotency_key = _idempotency_key_field()
+
+    def service_kwargs(self, *, character: Character) -> dict:
+        """Return the keyword arguments of ``apply_event`` for this request."""
+        data = self.validated_data
+        return {
+            "world_id": character.world_id,
+            "event_type": data["event_type"],
+            "deltas": {character.pk: data["deltas"]},
+            "metadata": data.get("metadata", {}),
+            "idempotency_key": data.get("idempotency_key"),
+        }
+
+    @staticmethod
+    def request_field(exc: LedgerError) -> str | None:
+        """Translate the service's ``deltas.<character>.<axis>`` into ``deltas.<axis>``."""
+        if exc.field is None or not exc.field.startswith("deltas."):
+            return exc.field
+        parts = exc.field.split(".", 2)
+        return f"deltas.{parts[2]}" if len(parts) == 3 else "deltas"
+
+
+class ApplyEventDeltaSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    character_id = StrictIdField()
+    axis_name = StrictCharField(max_length=100)
+    delta = StrictFloatField(help_text="Requested change; the new score is clamped to [0, 1].")
+
+
+class ApplyEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """An event touching one or more characters of a world."""
+
+    world_id = StrictCharField(max_length=64)
+    event_type = StrictCharField(
+        max_length=100, help_text="Kind of event, e.g. trade; created on first use."
+    )
+    deltas = serializers.ListField(
+        child=ApplyEventDeltaSerializer(),
+        allow_empty=False,
+        help_text="One entry per (character_id, axis_name) pair; a pair may appear once.",
+    )
+    metadata = _metadata_field()
+    idempotency_key = _idempotency_key_field()
+
+    def validate_deltas(self, value: list[dict]) -> list[dict]:
+        seen: dict[tuple[int, str], int] = {}
+        errors = {}
+        for index, item in enumerate(value):
+            pair = (item["character_id"], item["axis_name"])
+            if pair in seen:
+                errors[index] = {
+                    "axis_name": [
+                        API_DUPLICATE_DELTA.format(
+                            character_id=pair[0], axis=pair[1], first=seen[pair]
+                        )
+                    ]
+                }
+            else:
+                seen[pair] = index
+        if errors:
+            raise serializers.ValidationError(errors, code="duplicate")
+        return value
+
+    def service_kwargs(self) -> dict:
+        """Return the keyword arguments of ``apply_event`` for this request."""
+        data = self.validated_data
+        deltas: dict[int, dict[str, float]] = {}
+        for item in data["deltas"]:
+            deltas.setdefault(item["character_id"], {})[item["axis_name"]] = item["delta"]
+        return {
+            "world_id": data["world_id"],
+            "event_type": data["event_type"],
+            "deltas": deltas,
+            "metadata": data.get("metadata", {}),
+            "idempotency_key": data.get("idempotency_key"),
+        }
+
+    def request_field(self, exc: LedgerError) -> str | None:
+        """Translate the service's ``deltas.<character>[.<axis>]`` into a list position."""
+        if exc.field is None or not exc.field.startswith("deltas."):
+            return exc.field
+        parts = exc.field.split(".", 2)
+        for index, item in enumerate(self.validated_data["deltas"]):
+            if str(item["character_id"]) != parts[1]:
+                continue
+            if len(parts) == 2:
+                return f"deltas.{index}.character_id"
+            if item["axis_name"] == parts[2]:
+                part = "delta" if exc.code == "invalid" else "axis_name"
+                return f"deltas.{index}.{part}"
+        return "deltas"
+
+
+# Responses -----------------------------------------------------------------------------
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 UTC timestamp with microseconds: 2026-02-15T10:12:44.123456Z."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format=TIMESTAMP_FORMAT, default_timezone=datetime.UTC, **kwargs)
+
+
+class AxisStateSerializer(serializers.Serializer):
+    axis_id = serializers.IntegerField()
+    axis_name = serializers.CharField()
+    axis_score = serializers.FloatField(help_text="In [0, 1].")
+    axis_label = serializers.CharField(
+        allow_null=True, help_text="The band the score falls in; null on a numeric axis."
+    )
+
+
+class CharacterAxisStateSerializer(serializers.Serializer):
+    character_id = serializers.IntegerField()
+    world_id = serializers.CharField()
+    state_seed = serializers.IntegerField(help_text="Number of events applied since creation.")
+    state_version = serializers.CharField(
+        help_text="Policy hash the current snapshot was derived with."
+    )
+    state_updated_at = UTCDateTimeField(allow_null=True)
+    policy_hash = serializers.CharField(help_text="The world's current policy hash.")
+    snapshot_stale = serializers.BooleanField(
+        help_text="True when state_version differs from policy_hash."
+    )
+    base_state = serializers.DictField(help_text="The snapshot at creation (a cache).")
+    current_state = serializers.DictField(help_text="The current snapshot (a cache).")
+    as_of = serializers.IntegerField(
+        allow_null=True, help_text="The as_of event id of the request; null for the live state."
+    )
+    axes = AxisStateSerializer(
+        many=True,
+        help_text=(
+            "Scores and labels by axis name, from the score table (or, with as_of, from "
+            "the ledger), never from the snapshots."
+        ),
+    )
+
+
+class EventDeltaSerializer(serializers.Serializer):
+    character_id = serializers.IntegerField()
+    axis_name = serializers.CharField()
+    old_score = serializers.FloatField()
+    new_score = serializers.FloatField()
+    delta = serializers.FloatField(help_text="Change applied: new_score - old_score.")
+    requested_delta = serializers.FloatField(
+        help_text="Change requested; differs from delta when the score was clamped."
+    )
+    old_label = serializers.CharField(allow_null=True)
+    new_label = serializers.CharField(allow_null=True)
+
+
+class EventSerializer(serializers.Serializer):
+    event_id = serializers.IntegerField()
+    world_id = serializers.CharField()
+    event_type = serializers.CharField()
+    event_type_description = serializers.CharField()
+    timestamp = UTCDateTimeField()
+    metadata = serializers.DictField(child=serializers.CharField())
+    deltas = EventDeltaSerializer(many=True, help_text="By axis name, then character id.")
+
+
+class CharacterEventsSerializer(serializers.Serializer):
+    character_id = serializers.IntegerField()
+    events = EventSerializer(
+        many=True,
+        help_text=(
+            "Newest first. Each event carries only this character's deltas "
+            "(character_id is kept in every delta)."
+        ),
+    )
+    next_before = serializers.IntegerField(
+        allow_null=True, help_text="Pass as `before` for the next (older) page; null at the end."
+    )

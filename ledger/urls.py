@@ -1,0 +1,19 @@
+"""Routes of the ledger API, mounted under /admin/ (no trailing slashes, as documented)."""
+
+from django.urls import path
+
+from ledger import views
+
+urlpatterns = [
+    path(
+        "characters/<str:character_id>/axis-state",
+        views.CharacterAxisStateView.as_view(),
+        name="api-character-axis-state",
+    ),
+    path(
+        "characters/<str:character_id>/axis-events",
+        views.CharacterEventsView.as_view(),
+        name="api-character-axis-events",
+    ),
+    path("events", views.EventsView.as_view(), name="api-events"),
+]

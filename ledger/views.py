@@ -1,0 +1,215 @@
+"""REST views of the ledger: a character's axis state and history, and applying events.
+
+Views parse and validate with serializers, call a selector or ``apply_event``, and
+serialize; the service owns the transaction and the domain rules.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ledger.api import AUTH_ERRORS, ApiError, StaffAPIView, error_response, ledger_api_error
+from ledger.exceptions import LedgerError
+from ledger.selectors import (
+    AsOfError,
+    get_character_state,
+    get_character_state_as_of,
+    list_character_events,
+    serialize_events,
+)
+from ledger.serializers import (
+    ApplyCharacterEventSerializer,
+    ApplyEventSerializer,
+    AxisStateQuerySerializer,
+    CharacterAxisStateSerializer,
+    CharacterEventsQuerySerializer,
+    CharacterEventsSerializer,
+    EventSerializer,
+    parse_id,
+)
+from ledger.services import apply_event
+from worlds.models import Character
+
+API_UNKNOWN_CHARACTER = "unknown character {character_id}"
+
+CHARACTER_ID_PARAMETER = OpenApiParameter(
+    "character_id", OpenApiTypes.INT64, OpenApiParameter.PATH, description="The character's id."
+)
+
+
+WRITE_ERRORS = {
+    400: error_response(
+        "Malformed body (not JSON, not an object, a missing, unknown or mistyped field), "
+        "an unknown or retired axis, a non-finite delta, bad metadata, a character of "
+        "another world; `field` names the offending part."
+    ),
+    **AUTH_ERRORS,
+    404: error_response("Unknown character or world."),
+    409: error_response("The idempotency_key was already used for a different request."),
+    503: error_response("The database failed midway; nothing was written, a retry is safe."),
+}
+
+
+def get_character_or_404(character_id: str) -> Character:
+    """Return the character of a URL's id (with its world), or raise a 404 API error."""
+    pk = parse_id(character_id)
+    character = Character.objects.select_related("world").filter(pk=pk).first() if pk else None
+    if character is None:
+        raise ApiError(
+            API_UNKNOWN_CHARACTER.format(character_id=character_id),
+            status_code=status.HTTP_404_NOT_FOUND,
+            code="unknown_character",
+        )
+    return character
+
+
+def _query(serializer_class, request: Request, **context):
+    serializer = serializer_class(data=request.query_params.dict(), context=context)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class CharacterAxisStateView(StaffAPIView):
+    @extend_schema(
+        operation_id="character_axis_state",
+        tags=["characters"],
+        summary="A character's axis state",
+        description=(
+            "Scores and labels on every active axis (by name) from the score table, the "
+            "cached snapshots and whether they are stale. With `as_of`, the scores right "
+            "after that event, folded from the ledger (the snapshots stay the current ones)."
+        ),
+        parameters=[CHARACTER_ID_PARAMETER, AxisStateQuerySerializer],
+        responses={
+            200: CharacterAxisStateSerializer,
+            400: error_response("`as_of` is not a positive integer."),
+            **AUTH_ERRORS,
+            404: error_response(
+                "Unknown character; or the as_of event is not in the character's world, or "
+                "precedes the character."
+            ),
+        },
+    )
+    def get(self, request: Request, character_id: str) -> Response:
+        character = get_character_or_404(character_id)
+        as_of = _query(AxisStateQuerySerializer, request).get("as_of")
+        try:
+            axes = (
+                get_character_state(character)
+                if as_of is None
+                else get_character_state_as_of(character, as_of)
+            )
+        except AsOfError as exc:
+            raise ApiError(
+                str(exc), status_code=status.HTTP_404_NOT_FOUND, code="unknown_event", field="as_of"
+            ) from exc
+        policy_hash = character.world.policy_hash
+        state = {
+            "character_id": character.pk,
+            "world_id": character.world_id,
+            "state_seed": character.state_seed,
+            "state_version": character.state_version,
+            "state_updated_at": character.state_updated_at,
+            "policy_hash": policy_hash,
+            "snapshot_stale": character.state_version != policy_hash,
+            "base_state": character.base_state_json,
+            "current_state": character.current_state_json,
+            "as_of": as_of,
+            "axes": axes,
+        }
+        return Response(CharacterAxisStateSerializer(state).data)
+
+
+class CharacterEventsView(StaffAPIView):
+    @extend_schema(
+        operation_id="character_axis_events",
+        tags=["characters"],
+        summary="A character's events, newest first",
+        description=(
+            "The events that changed the character, newest first (by event id), each with "
+            "its metadata and only this character's deltas, by axis name. Page back with "
+            "`before=<next_before>`."
+        ),
+        parameters=[CHARACTER_ID_PARAMETER, CharacterEventsQuerySerializer],
+        responses={
+            200: CharacterEventsSerializer,
+            400: error_response(
+                "A bad `limit`, `before`, `event_type` or `axis`; `field` names it."
+            ),
+            **AUTH_ERRORS,
+            404: error_response("Unknown character."),
+        },
+    )
+    def get(self, request: Request, character_id: str) -> Response:
+        character = get_character_or_404(character_id)
+        query = _query(CharacterEventsQuerySerializer, request, character=character)
+        page = list_character_events(character, **query)
+        body = {
+            "character_id": character.pk,
+            "events": page.events,
+            "next_before": page.next_before,
+        }
+        return Response(CharacterEventsSerializer(body).data)
+
+    @extend_schema(
+        operation_id="character_apply_event",
+        tags=["characters"],
+        summary="Apply an event to a character",
+        parameters=[CHARACTER_ID_PARAMETER],
+        request=ApplyCharacterEventSerializer,
+        responses={
+            201: OpenApiResponse(EventSerializer, description="The event was applied."),
+            200: OpenApiResponse(
+                EventSerializer,
+                description="A retry of an earlier request (same idempotency_key and "
+                "payload): the original event; nothing was applied again.",
+            ),
+            **WRITE_ERRORS,
+        },
+    )
+    def post(self, request: Request, character_id: str) -> Response:
+        character = get_character_or_404(character_id)
+        body = ApplyCharacterEventSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            event = apply_event(**body.service_kwargs(character=character))
+        except LedgerError as exc:
+            raise ledger_api_error(exc, field=body.request_field(exc)) from exc
+        (serialized,) = serialize_events([event.pk], character=character)
+        return Response(
+            EventSerializer(serialized).data,
+            status=status.HTTP_200_OK if event.replayed else status.HTTP_201_CREATED,
+        )
+
+
+class EventsView(StaffAPIView):
+    @extend_schema(
+        operation_id="apply_event",
+        tags=["events"],
+        summary="Apply an event to characters of a world",
+        description="One event touching one or more characters; the response lists all deltas.",
+        request=ApplyEventSerializer,
+        responses={
+            201: OpenApiResponse(EventSerializer, description="The event was applied."),
+            200: OpenApiResponse(
+                EventSerializer,
+                description="A retry of an earlier request (same idempotency_key and "
+                "payload): the original event; nothing was applied again.",
+            ),
+            **WRITE_ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = ApplyEventSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            event = apply_event(**body.service_kwargs())
+        except LedgerError as exc:
+            raise ledger_api_error(exc, field=body.request_field(exc)) from exc
+        (serialized,) = serialize_events([event.pk])
+        return Response(
+            EventSerializer(serialized).data,
+            status=status.HTTP_200_OK if event.replayed else status.HTTP_201_CREATED,
+        )

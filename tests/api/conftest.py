@@ -1,0 +1,85 @@
+"""Clients for the staff API: anonymous, non-staff, staff by session and by token."""
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import CharacterFactory, UserFactory
+from worlds.services import sync_world_policies
+
+PASSWORD = "correct-horse-battery-staple"  # noqa: S105 (test fixture)
+
+
+def state_url(character_id) -> str:
+    return f"/admin/characters/{character_id}/axis-state"
+
+
+def events_url(character_id) -> str:
+    return f"/admin/characters/{character_id}/axis-events"
+
+
+WORLD_EVENTS_URL = "/admin/events"
+WORLDS_URL = "/admin/worlds/"
+
+
+def policy_url(world_id) -> str:
+    return f"/admin/worlds/{world_id}/policy"
+
+
+def make_user(*, is_staff: bool):
+    user = UserFactory(is_staff=is_staff)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def staff_user(db):
+    return make_user(is_staff=True)
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def member_client(db) -> APIClient:
+    """A logged-in user who is not staff."""
+    client = APIClient()
+    client.force_login(make_user(is_staff=False))
+    return client
+
+
+@pytest.fixture
+def staff_client(staff_user) -> APIClient:
+    """A staff session, as after the admin login (CSRF checks off, like a test client)."""
+    client = APIClient()
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def token_client(staff_user) -> APIClient:
+    """A staff user authenticated by ``Authorization: Token ...`` only."""
+    client = APIClient(enforce_csrf_checks=True)
+    token = Token.objects.create(user=staff_user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def hero(synced):
+    return CharacterFactory(name="hero", scores={"wealth": 0.3})
+
+
+@pytest.fixture
+def foreigner(synced):
+    return CharacterFactory(name="foreigner", world_id="beta")
+
+
+def retire_axis(worlds_dir, world_id: str, axis: str) -> None:
+    """Drop a numeric axis from a world's axes.yaml and sync, which retires it."""
+    path = worlds_dir / world_id / "policies" / "axes.yaml"
+    path.write_text(path.read_text().split(f"  {axis}:\n")[0])
+    sync_world_policies(world_ids=[world_id])

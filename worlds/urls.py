@@ -1,0 +1,10 @@
+"""Routes of the worlds API, mounted under /admin/."""
+
+from django.urls import path
+
+from worlds import views
+
+urlpatterns = [
+    path("worlds/", views.WorldListView.as_view(), name="api-world-list"),
+    path("worlds/<str:world_id>/policy", views.WorldPolicyView.as_view(), name="api-world-policy"),
+]

@@ -1,0 +1,65 @@
+"""REST views of worlds: their policy files and how the registry mirrors them."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ledger.api import AUTH_ERRORS, ApiError, StaffAPIView, error_response
+from worlds.selectors import get_world_status, list_world_statuses
+from worlds.serializers import PolicyReportSerializer, WorldListSerializer
+
+API_UNKNOWN_WORLD = "unknown world {world_id!r}: no policy files and not in the database"
+
+
+class WorldListView(StaffAPIView):
+    @extend_schema(
+        operation_id="world_list",
+        tags=["worlds"],
+        summary="Every world, in the policy files or the database",
+        description=(
+            "Each world's file and registry versions and hashes, whether they are in "
+            "sync, whether the files are valid, and its axis and character counts."
+        ),
+        responses={200: WorldListSerializer, **AUTH_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(WorldListSerializer({"worlds": list_world_statuses()}).data)
+
+
+class WorldPolicyView(StaffAPIView):
+    @extend_schema(
+        operation_id="world_policy",
+        tags=["worlds"],
+        summary="A world's policy validation report",
+        description=(
+            "The validation report of the world's policy files (axes, ordering, "
+            "thresholds, missing components, errors, warnings, hash, version), with the "
+            "hash the database holds and whether the two agree."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "world_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The world's id."
+            )
+        ],
+        responses={
+            200: PolicyReportSerializer,
+            **AUTH_ERRORS,
+            404: error_response("Neither policy files nor the database know this world."),
+        },
+    )
+    def get(self, request: Request, world_id: str) -> Response:
+        world = get_world_status(world_id)
+        if world is None:
+            raise ApiError(
+                API_UNKNOWN_WORLD.format(world_id=world_id),
+                status_code=status.HTTP_404_NOT_FOUND,
+                code="unknown_world",
+            )
+        report = {
+            **world.report.as_dict(),
+            "registry_hash": world.registry_hash,
+            "in_sync": world.in_sync,
+        }
+        return Response(PolicyReportSerializer(report).data)
