@@ -265,12 +265,15 @@ class ApplyEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
     def service_kwargs(self) -> dict:
         """Return the keyword arguments of ``apply_event`` for this request."""
-        data = self.validated_data
+        return self.service_kwargs_for(self.validated_data)
+
+    @staticmethod
+    def service_kwargs_for(data: dict) -> dict:
         deltas: dict[int, dict[str, float]] = {}
         for item in data["deltas"]:
             deltas.setdefault(item["character_id"], {})[item["axis_name"]] = item["delta"]
         return {
-            "world_id": data["world_id"],
+            "world_id": data.get("world_id"),
             "event_type": data["event_type"],
             "deltas": deltas,
             "metadata": data.get("metadata", {}),
@@ -279,18 +282,64 @@ class ApplyEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
     def request_field(self, exc: LedgerError) -> str | None:
         """Translate the service's ``deltas.<character>[.<axis>]`` into a list position."""
-        if exc.field is None or not exc.field.startswith("deltas."):
-            return exc.field
-        parts = exc.field.split(".", 2)
-        for index, item in enumerate(self.validated_data["deltas"]):
+        return self.field_for(self.validated_data["deltas"], exc.field, exc.code)
+
+    @staticmethod
+    def field_for(delta_items: list[dict], field: str | None, code: str) -> str | None:
+        if field is None or not field.startswith("deltas."):
+            return field
+        parts = field.split(".", 2)
+        for index, item in enumerate(delta_items):
             if str(item["character_id"]) != parts[1]:
                 continue
             if len(parts) == 2:
                 return f"deltas.{index}.character_id"
             if item["axis_name"] == parts[2]:
-                part = "delta" if exc.code == "invalid" else "axis_name"
+                part = "delta" if code == "invalid" else "axis_name"
                 return f"deltas.{index}.{part}"
         return "deltas"
+
+
+MAX_BATCH_EVENTS = 5000
+
+
+class BatchEventSerializer(ApplyEventSerializer):
+    """One event of a batch: an event of the batch's world."""
+
+    world_id = None
+
+
+class ApplyEventsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """Many events of one world, applied in order, all or nothing."""
+
+    world_id = StrictCharField(max_length=64)
+    events = serializers.ListField(
+        child=BatchEventSerializer(),
+        allow_empty=False,
+        max_length=MAX_BATCH_EVENTS,
+        help_text=f"Applied in order, each seeing the previous ones' scores; at most "
+        f"{MAX_BATCH_EVENTS}.",
+    )
+
+    def service_kwargs(self) -> dict:
+        """Return the keyword arguments of ``apply_events`` for this request."""
+        world_id = self.validated_data["world_id"]
+        events = []
+        for item in self.validated_data["events"]:
+            kwargs = ApplyEventSerializer.service_kwargs_for(item)
+            del kwargs["world_id"]
+            events.append(kwargs)
+        return {"world_id": world_id, "events": events}
+
+    def request_field(self, exc: LedgerError) -> str | None:
+        """Translate ``events.<i>.deltas.<character>.<axis>`` into request positions."""
+        if exc.field is None or not exc.field.startswith("events."):
+            return exc.field
+        _, index, *rest = exc.field.split(".", 2)
+        inner = rest[0] if rest else None
+        item = self.validated_data["events"][int(index)]
+        translated = ApplyEventSerializer.field_for(item["deltas"], inner, exc.code)
+        return f"events.{index}" + (f".{translated}" if translated else "")
 
 
 # Responses -----------------------------------------------------------------------------
@@ -373,3 +422,7 @@ class CharacterEventsSerializer(serializers.Serializer):
     next_before = serializers.IntegerField(
         allow_null=True, help_text="Pass as `before` for the next (older) page; null at the end."
     )
+
+
+class BatchResultSerializer(serializers.Serializer):
+    events = EventSerializer(many=True, help_text="One per requested event, in order.")

@@ -16,4 +16,5 @@ urlpatterns = [
         name="api-character-axis-events",
     ),
     path("events", views.EventsView.as_view(), name="api-events"),
+    path("events:batch", views.EventsBatchView.as_view(), name="api-events-batch"),
 ]

@@ -22,14 +22,16 @@ from ledger.selectors import (
 from ledger.serializers import (
     ApplyCharacterEventSerializer,
     ApplyEventSerializer,
+    ApplyEventsSerializer,
     AxisStateQuerySerializer,
+    BatchResultSerializer,
     CharacterAxisStateSerializer,
     CharacterEventsQuerySerializer,
     CharacterEventsSerializer,
     EventSerializer,
     parse_id,
 )
-from ledger.services import apply_event
+from ledger.services import apply_event, apply_events
 from worlds.models import Character
 
 API_UNKNOWN_CHARACTER = "unknown character {character_id}"
@@ -212,4 +214,39 @@ class EventsView(StaffAPIView):
         return Response(
             EventSerializer(serialized).data,
             status=status.HTTP_200_OK if event.replayed else status.HTTP_201_CREATED,
+        )
+
+
+class EventsBatchView(StaffAPIView):
+    @extend_schema(
+        operation_id="apply_events",
+        tags=["events"],
+        summary="Apply many events of a world at once (a world tick)",
+        description=(
+            "The events are applied in order, in one transaction, all or nothing: any "
+            "refused event means none is written; `field` then starts with `events.<index>`. "
+            "Idempotency keys work per event. 201 when at least one event was new, 200 when "
+            "every event was a retry."
+        ),
+        request=ApplyEventsSerializer,
+        responses={
+            201: OpenApiResponse(BatchResultSerializer, description="The events were applied."),
+            200: OpenApiResponse(
+                BatchResultSerializer, description="Every event was a retry; nothing applied."
+            ),
+            **WRITE_ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = ApplyEventsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            events = apply_events(**body.service_kwargs())
+        except LedgerError as exc:
+            raise ledger_api_error(exc, field=body.request_field(exc)) from exc
+        by_id = {event["event_id"]: event for event in serialize_events([e.pk for e in events])}
+        created = any(not event.replayed for event in events)
+        return Response(
+            BatchResultSerializer({"events": [by_id[event.pk] for event in events]}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )

@@ -33,12 +33,18 @@ def world_event(hero) -> dict:
     }
 
 
+def world_tick(hero) -> dict:
+    event = world_event(hero)
+    return {"world_id": event.pop("world_id"), "events": [event]}
+
+
 # (method, url(hero), body(hero) or None, success status)
 ENDPOINTS = {
     "axis-state": ("get", lambda h: state_url(h.pk), None, 200),
     "axis-events": ("get", lambda h: events_url(h.pk), None, 200),
     "apply-character-event": ("post", lambda h: events_url(h.pk), character_event, 201),
     "apply-event": ("post", lambda h: WORLD_EVENTS_URL, world_event, 201),
+    "apply-events": ("post", lambda h: WORLD_EVENTS_URL + ":batch", world_tick, 201),
     "worlds": ("get", lambda h: WORLDS_URL, None, 200),
     "world-policy": ("get", lambda h: policy_url("alpha"), None, 200),
     "schema": ("get", lambda h: SCHEMA_URL, None, 200),

@@ -43,6 +43,7 @@ def test_schema_lists_every_endpoint_and_method(schema):
         STATE: ["get"],
         EVENTS: ["get", "post"],
         "/admin/events": ["post"],
+        "/admin/events:batch": ["post"],
         "/admin/worlds/": ["get"],
         "/admin/worlds/{world_id}/policy": ["get"],
     }
