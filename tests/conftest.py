@@ -46,6 +46,12 @@ def flush_lifts_the_ledger_guard():
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2's deliberate slowness costs 0.2 s per login; tests need no such strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def worlds_dir(settings, tmp_path) -> Path:
     """A private, editable copy of the fixture worlds, set as PIPEWORKS_WORLDS_DIR."""
     target = tmp_path / "worlds"
