@@ -1,5 +1,6 @@
 """REST views of worlds: their policy files and how the registry mirrors them."""
 
+from django.contrib import admin
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -13,7 +14,24 @@ from worlds.serializers import PolicyReportSerializer, WorldListSerializer
 API_UNKNOWN_WORLD = "unknown world {world_id!r}: no policy files and not in the database"
 
 
+def wants_html(request) -> bool:
+    """Return whether the client is a browser asking for a page rather than for JSON."""
+    accept = request.META.get("HTTP_ACCEPT", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
 class WorldListView(StaffAPIView):
+    """The API's world list, at /admin/worlds/ as specified.
+
+    That path is also the admin's index page of the ``worlds`` app (its breadcrumbs link
+    it), so a browser asking for HTML gets that page and every other client the JSON.
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        if wants_html(request):
+            return admin.site.admin_view(admin.site.app_index)(request, app_label="worlds")
+        return super().dispatch(request, *args, **kwargs)
+
     @extend_schema(
         operation_id="world_list",
         tags=["worlds"],

@@ -185,3 +185,18 @@ def test_world_policy_of_an_unknown_world_is_404(staff_client, synced, world_id)
     body = response.json()
     assert body["code"] == "unknown_world"
     assert body["field"] is None
+
+
+def test_a_browser_at_the_world_list_gets_the_admin_app_index(admin_client, synced):
+    response = admin_client.get(WORLDS_URL, HTTP_ACCEPT="text/html,*/*;q=0.8")
+
+    assert response.status_code == 200
+    assert "admin/app_index.html" in [t.name for t in response.templates]
+    assert admin_client.get(WORLDS_URL, HTTP_ACCEPT="application/json").json()["worlds"]
+
+
+def test_an_anonymous_browser_at_the_world_list_is_sent_to_the_login(anonymous_client):
+    response = anonymous_client.get(WORLDS_URL, HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")

@@ -1,0 +1,265 @@
+"""The character inspector: creation through the ledger, panels, snapshot and ledger actions."""
+
+import json
+from collections import defaultdict
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from axes.selectors import get_world_registry
+from ledger.models import EventEntityAxisDelta
+from ledger.verification import verify_character
+from worlds.admin.base import report_messages
+from worlds.admin.inspector import (
+    INSPECTOR_EVENT_LIMIT,
+    axis_rows,
+    event_rows,
+    score_history,
+)
+from worlds.models import Character
+from worlds.services import create_character, refresh_world_snapshots
+
+VERIFY_CLEAN = "{character}: ledger verified: {deltas} deltas, no discrepancies."
+VERIFY_FOUND = "{character}: ledger verification found {count} discrepancies."
+REFRESH_DONE = "Snapshot refreshed for {count} character(s)."
+STALE_SNAPSHOT = (
+    "The snapshot is stale: it was derived with policy {state_version}, the world is now "
+    "at {policy_hash}. Refresh the snapshot to re-derive it."
+)
+
+
+class CharacterCreationForm(forms.ModelForm):
+    """Create a character through ``create_character``, reporting its errors on the form.
+
+    The service validates and writes in one step, so it runs once the form's own model
+    validation passed: a ``ValidationError`` it raises becomes a form error (it wrote
+    nothing), and on success the form's instance is the created character. The admin's
+    ``changeform_view`` wraps the request in a transaction, so the service's atomic block
+    nests as a savepoint.
+    """
+
+    class Meta:
+        model = Character
+        fields = ("world", "name")
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            self.instance = create_character(
+                world_id=self.cleaned_data["world"].world_id, name=self.cleaned_data["name"]
+            )
+        except ValidationError as exc:
+            for field_name, errors in exc.message_dict.items():
+                self.add_error(field_name if field_name in self.fields else None, errors)
+
+
+@admin.register(Character)
+class CharacterAdmin(admin.ModelAdmin):
+    """The character inspector: axis state, snapshot, ledger history and score chart."""
+
+    add_form = CharacterCreationForm
+    list_display = ("name", "world", "state_seed", "state_updated_at", "snapshot_status")
+    list_filter = ("world",)
+    search_fields = ("name",)
+    list_select_related = ("world",)
+    ordering = ("id",)
+    actions = ("refresh_snapshots", "verify_ledgers")
+    add_fieldsets = (
+        (
+            None,
+            {
+                "fields": ("world", "name"),
+                "description": (
+                    "The character is created through the ledger: a character_created "
+                    "event gives every active axis of the world its initial score."
+                ),
+            },
+        ),
+    )
+    fieldsets = (
+        (None, {"fields": ("name", "world", "created_at")}),
+        (
+            "Snapshot",
+            {"fields": ("snapshot_status", "state_seed", "state_version", "state_updated_at")},
+        ),
+        (
+            "Cached snapshots (derived from scores; never read to decide anything)",
+            {"fields": (("base_state_pretty", "current_state_pretty"),)},
+        ),
+    )
+    readonly_fields = (
+        "world",
+        "created_at",
+        "snapshot_status",
+        "state_seed",
+        "state_version",
+        "state_updated_at",
+        "base_state_pretty",
+        "current_state_pretty",
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("world")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        # On add, CharacterCreationForm already created ``obj`` through the service.
+        if change:
+            super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None):
+        # The ledger refers to every character (each has a genesis event), and ledger
+        # rows are never deleted; a character without deltas could only be a broken one.
+        if obj is None:
+            return False
+        return (
+            super().has_delete_permission(request, obj)
+            and not EventEntityAxisDelta.objects.filter(character=obj).exists()
+        )
+
+    @admin.display(description="snapshot")
+    def snapshot_status(self, obj):
+        if obj.state_version == obj.world.policy_hash:
+            return "current"
+        return format_html('<strong class="pw-stale">{}</strong>', "stale")
+
+    @admin.display(description="base_state_json")
+    def base_state_pretty(self, obj):
+        return format_html("<pre class='pw-json'>{}</pre>", _pretty(obj.base_state_json))
+
+    @admin.display(description="current_state_json")
+    def current_state_pretty(self, obj):
+        return format_html("<pre class='pw-json'>{}</pre>", _pretty(obj.current_state_json))
+
+    # The inspector panels ---------------------------------------------------------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            context.update(self._inspector_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _inspector_context(self, request, character: Character) -> dict:
+        registry = get_world_registry(character.world)
+        events, more_events = event_rows(character)
+        charts, chart = score_history(character, registry)
+        stale = character.state_version != character.world.policy_hash
+        ledger_url = reverse("admin:ledger_event_changelist") + f"?character={character.pk}"
+        return {
+            "inspector": {
+                "axes": axis_rows(character, registry),
+                "stale": stale,
+                "stale_message": STALE_SNAPSHOT.format(
+                    state_version=character.state_version[:12] or "(none)",
+                    policy_hash=character.world.policy_hash[:12],
+                )
+                if stale
+                else "",
+                "events": events,
+                "more_events": more_events,
+                "event_limit": INSPECTOR_EVENT_LIMIT,
+                "ledger_url": ledger_url,
+                "charts": charts,
+                "chart": chart,
+                "can_refresh": self.has_change_permission(request, character),
+                "refresh_url": reverse(
+                    "admin:worlds_character_refresh_snapshot", args=[character.pk]
+                ),
+                "verify_url": reverse("admin:worlds_character_verify_ledger", args=[character.pk]),
+            }
+        }
+
+    # Actions ----------------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/refresh-snapshot/",
+                view(self.refresh_snapshot_view),
+                name="worlds_character_refresh_snapshot",
+            ),
+            path(
+                "<path:object_id>/verify-ledger/",
+                view(self.verify_ledger_view),
+                name="worlds_character_verify_ledger",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _posted_character(self, request, object_id, permission) -> Character:
+        character = self.get_object(request, unquote(object_id))
+        if character is None:
+            raise Http404(f"No character with id {object_id!r}.")
+        if not permission(request, character):
+            raise PermissionDenied
+        return character
+
+    def refresh_snapshot_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        character = self._posted_character(request, object_id, self.has_change_permission)
+        self._refresh(request, [character])
+        return HttpResponseRedirect(reverse("admin:worlds_character_change", args=[character.pk]))
+
+    def verify_ledger_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        character = self._posted_character(request, object_id, self.has_view_permission)
+        self._verify(request, character)
+        return HttpResponseRedirect(reverse("admin:worlds_character_change", args=[character.pk]))
+
+    @admin.action(description="Refresh snapshots of selected characters", permissions=["change"])
+    def refresh_snapshots(self, request, queryset):
+        self._refresh(request, list(queryset.select_related("world").only("pk", "world")))
+
+    @admin.action(description="Verify the ledger of selected characters", permissions=["view"])
+    def verify_ledgers(self, request, queryset):
+        for character in queryset.select_related("world"):
+            self._verify(request, character)
+
+    def _refresh(self, request, characters: list[Character]) -> None:
+        by_world: dict[str, list[int]] = defaultdict(list)
+        worlds = {}
+        for character in characters:
+            by_world[character.world_id].append(character.pk)
+            worlds[character.world_id] = character.world
+        refreshed = sum(
+            refresh_world_snapshots(world=worlds[world_id], character_ids=ids)
+            for world_id, ids in sorted(by_world.items())
+        )
+        self.message_user(request, REFRESH_DONE.format(count=refreshed), messages.SUCCESS)
+
+    def _verify(self, request, character: Character) -> None:
+        discrepancies = verify_character(character)
+        if not discrepancies:
+            deltas = EventEntityAxisDelta.objects.filter(character=character).count()
+            message = VERIFY_CLEAN.format(character=character, deltas=deltas)
+            self.message_user(request, message, messages.SUCCESS)
+            return
+        self.message_user(
+            request,
+            VERIFY_FOUND.format(character=character, count=len(discrepancies)),
+            messages.ERROR,
+        )
+        report_messages(request, messages.ERROR, [str(d) for d in discrepancies])
+
+
+def _pretty(data) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)

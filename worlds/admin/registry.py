@@ -1,0 +1,169 @@
+"""Worlds: validation reports, sync status against the files, and syncing from them."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from worlds.admin.base import ReadOnlyAdmin, policy_files_hint, report_messages
+from worlds.exceptions import PolicySyncError
+from worlds.models import World
+from worlds.policies import PolicyReport, load_world_policy
+from worlds.selectors import list_policy_reports
+from worlds.services import sync_world_policies
+
+SYNC_UNCHANGED = "World {world}: already in sync with the policy files; nothing was written."
+SYNC_CHANGED = "World {world}: synced from the policy files ({changes})."
+
+
+def _report_for(world_id: str) -> PolicyReport:
+    return load_world_policy(Path(settings.PIPEWORKS_WORLDS_DIR) / world_id, world_id)
+
+
+def _sync_status(registry_hash: str | None, report: PolicyReport) -> tuple[str, str]:
+    """Return ``(state, text)``: how the registry compares with the files on disk."""
+    if not report.is_valid:
+        return "invalid", f"policy files have {len(report.errors)} error(s); sync refused"
+    if not registry_hash:
+        return "unsynced", "not synced yet"
+    if registry_hash == report.policy_hash:
+        return "in-sync", "in sync with the policy files"
+    return "out-of-date", "out of date: the policy files changed since the last sync"
+
+
+def _report_axis(report: PolicyReport, name: str) -> dict:
+    """Return one axis of a report with its bands in ordering order, for display.
+
+    The report describes files that may be invalid, so every part is checked for shape.
+    """
+    ordering = report.ordering.get(name) or {}
+    values = ordering.get("values")
+    thresholds = report.thresholds.get(name)
+    bands = []
+    if isinstance(values, list):
+        for label in values:
+            band = thresholds.get(label) if isinstance(thresholds, dict) else None
+            if isinstance(band, dict):
+                bands.append({"label": label, "min": band.get("min"), "max": band.get("max")})
+            else:
+                bands.append({"label": label, "min": None, "max": None})
+    return {
+        "name": name,
+        "type": ordering.get("type") or "(no ordering)",
+        "bands": bands,
+        "values": None if isinstance(values, list) else values,
+    }
+
+
+@admin.register(World)
+class WorldAdmin(ReadOnlyAdmin):
+    """Worlds, their validation reports and whether the registry mirrors their files."""
+
+    change_list_template = "admin/worlds/world/change_list.html"
+    change_form_template = "admin/worlds/world/change_form.html"
+    list_display = ("world_id", "policy_version", "short_hash", "synced_at", "files_status")
+    search_fields = ("world_id",)
+    ordering = ("world_id",)
+    actions = ("sync_selected",)
+    fields = ("world_id", "policy_version", "policy_hash", "synced_at", "created_at")
+
+    def get_source_note(self) -> str:
+        return "Worlds are written only by syncing their policy files. " + policy_files_hint()
+
+    def has_sync_permission(self, request) -> bool:
+        # The registry is read-only in forms; syncing is the one way to change it.
+        return request.user.has_perm("worlds.change_world")
+
+    @admin.display(description="policy hash")
+    def short_hash(self, obj):
+        return obj.policy_hash[:12]
+
+    @admin.display(description="policy files")
+    def files_status(self, obj):
+        state, text = _sync_status(obj.policy_hash, _report_for(obj.world_id))
+        return format_html('<span class="pw-sync pw-sync-{}">{}</span>', state, text)
+
+    def changelist_view(self, request, extra_context=None):
+        hashes = dict(World.objects.values_list("world_id", "policy_hash"))
+        disk = []
+        for report in list_policy_reports():
+            state, text = _sync_status(hashes.get(report.world_id), report)
+            disk.append({"report": report, "state": state, "status": text})
+        context = {
+            "disk_worlds": disk,
+            "can_sync": self.has_sync_permission(request),
+            "sync_all_url": reverse("admin:worlds_world_sync_all"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            report = _report_for(obj.world_id)
+            state, text = _sync_status(obj.policy_hash, report)
+            context.update(
+                {
+                    "report": report,
+                    "report_axes": [_report_axis(report, name) for name in report.axes],
+                    "sync_state": state,
+                    "sync_status": text,
+                    "can_sync": self.has_sync_permission(request),
+                    "sync_url": reverse("admin:worlds_world_sync", args=[obj.pk]),
+                }
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("sync-all/", view(self.sync_all_view), name="worlds_world_sync_all"),
+            path("<path:object_id>/sync/", view(self.sync_view), name="worlds_world_sync"),
+            *super().get_urls(),
+        ]
+
+    def sync_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_sync_permission(request):
+            raise PermissionDenied
+        world = self.get_object(request, unquote(object_id))
+        if world is None:
+            raise Http404(f"No world {object_id!r}.")
+        self._sync(request, [world.world_id])
+        return HttpResponseRedirect(reverse("admin:worlds_world_change", args=[world.pk]))
+
+    def sync_all_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_sync_permission(request):
+            raise PermissionDenied
+        self._sync(request, None)
+        return HttpResponseRedirect(reverse("admin:worlds_world_changelist"))
+
+    @admin.action(description="Sync policies of selected worlds from files", permissions=["sync"])
+    def sync_selected(self, request, queryset):
+        self._sync(request, list(queryset.values_list("world_id", flat=True)))
+
+    def _sync(self, request, world_ids: list[str] | None) -> None:
+        try:
+            result = sync_world_policies(world_ids=world_ids)
+        except PolicySyncError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            report_messages(
+                request,
+                messages.ERROR,
+                [f"{r.world_id}: {issue}" for r in exc.reports for issue in r.errors],
+            )
+            return
+        for plan in result.plans:
+            if plan.changed:
+                changes = "; ".join(plan.describe())
+                message = SYNC_CHANGED.format(world=plan.world_id, changes=changes)
+                self.message_user(request, message, messages.SUCCESS)
+            else:
+                self.message_user(request, SYNC_UNCHANGED.format(world=plan.world_id))
