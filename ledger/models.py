@@ -116,7 +116,7 @@ class Event(LedgerModel):
         indexes = [models.Index(fields=["world", "id"], name="event_world_id_idx")]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.event_type_id}"
+        return f"#{self.pk} {self.event_type.name}"
 
 
 class EventEntityAxisDelta(LedgerModel):

@@ -61,8 +61,11 @@ def fetch_world(world_id: str) -> World | None:
     if row is None:
         return None
     synced_at = row[3]
-    if isinstance(synced_at, str):  # SQLite returns datetimes as naive UTC text
-        synced_at = timezone.make_aware(parse_datetime(synced_at), UTC)
+    if isinstance(synced_at, str):
+        synced_at = parse_datetime(synced_at)
+    if synced_at is not None and timezone.is_naive(synced_at):
+        # SQLite keeps naive UTC; the registry cache key must equal the ORM's aware value.
+        synced_at = timezone.make_aware(synced_at, UTC)
     return World(world_id=row[0], policy_hash=row[1], policy_version=row[2], synced_at=synced_at)
 
 

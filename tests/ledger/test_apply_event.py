@@ -460,3 +460,18 @@ def test_apply_event_query_count_does_not_grow_with_axes_or_characters(
     assert small == large
     with django_assert_max_num_queries(12):
         apply_event(world_id="alpha", event_type="tick", deltas={one.pk: {"wealth": 0.1}})
+
+
+def test_the_registry_is_read_once_whoever_asks_first(hero):
+    """apply_event's raw world read and the ORM's must give the same registry cache key."""
+    from axes.selectors import get_world_registry
+    from worlds.models import World
+
+    apply_event(world_id="alpha", event_type="tick", deltas={hero.pk: {"wealth": 0.1}})
+    with CaptureQueriesContext(connection) as ctx:
+        get_world_registry(World.objects.get(pk="alpha"))
+        apply_event(world_id="alpha", event_type="tick", deltas={hero.pk: {"wealth": 0.1}})
+        get_world_registry(World.objects.get(pk="alpha"))
+    assert not [
+        q for q in ctx.captured_queries if 'FROM "axis' in q["sql"] or "FROM axis" in q["sql"]
+    ]
