@@ -307,3 +307,39 @@ def test_change_page_runs_the_same_queries_for_3_and_60_events(
     with CaptureQueriesContext(connection) as many:
         admin_client.get(url)
     assert len(many) == few
+
+
+def axis_scores(response) -> dict[str, str]:
+    html = response.content.decode()
+    state = html[html.index('id="axis-state"') :]
+    state = state[: state.index("</table>")]
+    return dict(
+        re.findall(
+            r'data-axis="([^"]+)">\s*<th scope="row">[^<]+</th>\s*<td class="pw-score">([^<]+)<',
+            state,
+        )
+    )
+
+
+def test_change_page_shows_the_state_as_of_an_event_from_the_ledger(admin_client, hero):
+    loot = Event.objects.get(event_type__name="loot_found")
+
+    response = admin_client.get(change_url(hero), {"as_of": loot.pk})
+
+    # After the loot (wealth 0.3 -> 0.5) and before the combat (health 0.8 -> 0).
+    assert axis_scores(response) == {"health": "0.8", "luck": "0.25", "wealth": "0.5"}
+    assert f"right after event #{loot.pk}" in response.content.decode()
+    live = admin_client.get(change_url(hero))
+    assert axis_scores(live) == {"health": "0", "luck": "0.3", "wealth": "0.5"}
+    assert f'href="?as_of={loot.pk}"' in live.content.decode()
+
+
+def test_an_as_of_event_of_another_world_shows_the_live_state_with_a_warning(admin_client, hero):
+    outsider = CharacterFactory(world_id="beta")
+    foreign = Event.objects.filter(deltas__character=outsider).first()
+
+    response = admin_client.get(change_url(hero), {"as_of": foreign.pk})
+
+    assert response.status_code == 200
+    assert axis_scores(response)["health"] == "0"
+    assert any("Showing the live state" in m for m in messages_of(response))

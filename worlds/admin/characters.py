@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from axes.selectors import get_world_registry
 from ledger.models import EventEntityAxisDelta
+from ledger.selectors import AsOfError
 from ledger.verification import verify_character
 from worlds.admin.base import report_messages
 from worlds.admin.inspector import (
@@ -27,6 +28,7 @@ from worlds.services import create_character, refresh_world_snapshots
 VERIFY_CLEAN = "{character}: ledger verified: {deltas} deltas, no discrepancies."
 VERIFY_FOUND = "{character}: ledger verification found {count} discrepancies."
 REFRESH_DONE = "Snapshot refreshed for {count} character(s)."
+AS_OF_REFUSED = "Showing the live state: {error}."
 STALE_SNAPSHOT = (
     "The snapshot is stale: it was derived with policy {state_version}, the world is now "
     "at {policy_hash}. Refresh the snapshot to re-derive it."
@@ -157,13 +159,22 @@ class CharacterAdmin(admin.ModelAdmin):
 
     def _inspector_context(self, request, character: Character) -> dict:
         registry = get_world_registry(character.world)
+        as_of = _as_of(request)
+        try:
+            axes = axis_rows(character, registry, as_of=as_of)
+        except AsOfError as exc:
+            self.message_user(request, AS_OF_REFUSED.format(error=exc), messages.WARNING)
+            as_of = None
+            axes = axis_rows(character, registry)
         events, more_events = event_rows(character)
         charts, chart = score_history(character, registry)
         stale = character.state_version != character.world.policy_hash
         ledger_url = reverse("admin:ledger_event_changelist") + f"?character={character.pk}"
         return {
             "inspector": {
-                "axes": axis_rows(character, registry),
+                "axes": axes,
+                "as_of": as_of,
+                "live_url": reverse("admin:worlds_character_change", args=[character.pk]),
                 "stale": stale,
                 "stale_message": STALE_SNAPSHOT.format(
                     state_version=character.state_version[:12] or "(none)",
@@ -259,6 +270,12 @@ class CharacterAdmin(admin.ModelAdmin):
             messages.ERROR,
         )
         report_messages(request, messages.ERROR, [str(d) for d in discrepancies])
+
+
+def _as_of(request) -> int | None:
+    """Return the ``?as_of=<event id>`` of the page, or None for the live state."""
+    value = request.GET.get("as_of", "")
+    return int(value) if value.isdigit() and 0 < int(value) < 2**63 else None
 
 
 def _pretty(data) -> str:

@@ -9,7 +9,11 @@ from dataclasses import dataclass
 
 from axes.selectors import RegisteredAxis, WorldRegistry
 from ledger.models import EventEntityAxisDelta
-from ledger.selectors import get_character_state, list_character_events
+from ledger.selectors import (
+    get_character_state,
+    get_character_state_as_of,
+    list_character_events,
+)
 from worlds.admin.base import format_percent, format_score, format_signed
 from worlds.models import Character
 
@@ -80,10 +84,21 @@ def band_segments(axis: RegisteredAxis, score: float) -> list[BandSegment]:
     return segments
 
 
-def axis_rows(character: Character, registry: WorldRegistry) -> list[AxisRow]:
-    """Return the state panel's rows, from the scores (``get_character_state``)."""
+def axis_rows(
+    character: Character, registry: WorldRegistry, *, as_of: int | None = None
+) -> list[AxisRow]:
+    """Return the state panel's rows: from the scores, or folded from the ledger as of an event.
+
+    Raises:
+        AsOfError: ``as_of`` is not an event of the character's world and lifetime.
+    """
+    states = (
+        get_character_state(character)
+        if as_of is None
+        else get_character_state_as_of(character, as_of)
+    )
     rows = []
-    for state in get_character_state(character):
+    for state in states:
         axis = registry.by_id[state.axis_id]
         rows.append(
             AxisRow(
