@@ -67,6 +67,15 @@ def get_character_or_404(character_id: str) -> Character:
     return character
 
 
+def applied_response(event, *, character: Character | None = None) -> Response:
+    """Answer a write: 201 with the new event, or 200 with the original of a retry."""
+    (serialized,) = serialize_events([event.pk], character=character)
+    return Response(
+        EventSerializer(serialized).data,
+        status=status.HTTP_200_OK if event.replayed else status.HTTP_201_CREATED,
+    )
+
+
 def _query(serializer_class, request: Request, **context):
     serializer = serializer_class(data=request.query_params.dict(), context=context)
     serializer.is_valid(raise_exception=True)
@@ -179,11 +188,7 @@ class CharacterEventsView(StaffAPIView):
             event = apply_event(**body.service_kwargs(character=character))
         except LedgerError as exc:
             raise ledger_api_error(exc, field=body.request_field(exc)) from exc
-        (serialized,) = serialize_events([event.pk], character=character)
-        return Response(
-            EventSerializer(serialized).data,
-            status=status.HTTP_200_OK if event.replayed else status.HTTP_201_CREATED,
-        )
+        return applied_response(event, character=character)
 
 
 class EventsView(StaffAPIView):
@@ -210,11 +215,7 @@ class EventsView(StaffAPIView):
             event = apply_event(**body.service_kwargs())
         except LedgerError as exc:
             raise ledger_api_error(exc, field=body.request_field(exc)) from exc
-        (serialized,) = serialize_events([event.pk])
-        return Response(
-            EventSerializer(serialized).data,
-            status=status.HTTP_200_OK if event.replayed else status.HTTP_201_CREATED,
-        )
+        return applied_response(event)
 
 
 class EventsBatchView(StaffAPIView):

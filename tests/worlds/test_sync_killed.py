@@ -6,15 +6,17 @@ file, and on PostgreSQL a scratch database.
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
-from pathlib import Path
+from contextlib import closing
 
 import psycopg
 import pytest
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.live import ROOT, manage, scratch_postgres
+
 TABLES = {
     "world": "world_id, policy_hash, policy_version, synced_at",
     "axis": "id, name, ordering_json, default_score, is_active",
@@ -23,18 +25,6 @@ TABLES = {
     "character_axis_score": "id, axis_score",
     "event": "id",
 }
-
-
-def manage(env, *args, **kwargs):
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        **kwargs,
-    )
 
 
 def kill_sync_midway(env):
@@ -56,13 +46,9 @@ def kill_sync_midway(env):
 
 
 def scenario(env, worlds_dir, dump):
-    for args in (
-        ["migrate", "-v0"],
-        ["sync_policies"],
-        ["generate_ledger", "--world", "alpha", "--characters", "4000", "--events", "4000"],
-    ):
-        result = manage(env, *args)
-        assert result.returncode == 0, result.stderr
+    manage(env, "migrate", "-v0")
+    manage(env, "sync_policies")
+    manage(env, "generate_ledger", "--world", "alpha", "--characters", "4000", "--events", "4000")
     thresholds = worlds_dir / "alpha/policies/thresholds.yaml"
     thresholds.write_text(
         thresholds.read_text()
@@ -75,8 +61,7 @@ def scenario(env, worlds_dir, dump):
 
     assert dump() == before
     # And the files still sync afterwards.
-    result = manage(env, "sync_policies")
-    assert result.returncode == 0, result.stderr
+    manage(env, "sync_policies")
     assert dump() != before
 
 
@@ -93,9 +78,6 @@ def dump_with(cursor_factory):
 
 
 def test_killed_sync_leaves_the_sqlite_registry_untouched(tmp_path, worlds_dir):
-    import sqlite3
-    from contextlib import closing
-
     database = tmp_path / "killed.sqlite3"
     env = {"DATABASE_URL": f"sqlite:///{database}", "PIPEWORKS_WORLDS_DIR": str(worlds_dir)}
 
@@ -107,19 +89,6 @@ def test_killed_sync_leaves_the_sqlite_registry_untouched(tmp_path, worlds_dir):
 
 @pytest.mark.postgres
 def test_killed_sync_leaves_the_postgresql_registry_untouched(tmp_path, worlds_dir):
-    params = connection.settings_dict
-    base = f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}"
-    name = "pipeworks_killed_sync"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.execute(f"CREATE DATABASE {name}")
-    env = {"DATABASE_URL": f"{base}/{name}", "PIPEWORKS_WORLDS_DIR": str(worlds_dir)}
-    try:
-
-        def cursor():
-            return psycopg.connect(f"{base}/{name}").cursor()
-
-        scenario(env, worlds_dir, dump_with(cursor))
-    finally:
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with scratch_postgres(connection.settings_dict, "pipeworks_killed_sync") as url:
+        env = {"DATABASE_URL": url, "PIPEWORKS_WORLDS_DIR": str(worlds_dir)}
+        scenario(env, worlds_dir, dump_with(lambda: closing(psycopg.connect(url).cursor())))
