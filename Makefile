@@ -47,7 +47,8 @@ check: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
-## bench: write benchmarks on SQLite and PostgreSQL; figures in bench/results.md
+## bench: writes, reads and maintenance on a growing ledger, policy sync (SQLite and PostgreSQL),
+## concurrent HTTP writers (PostgreSQL); figures in bench/results.md. BENCH_ARGS=--quick: a smoke run
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
 

@@ -34,12 +34,13 @@ LEDGER_NOTE = (
 
 
 class EstimatedCountPaginator(Paginator):
-    """Count exactly, except the whole table on PostgreSQL: use the planner's estimate.
+    """Count the unfiltered ledger in one cheap statement; filtered lists exactly.
 
-    ``COUNT(*)`` of a large PostgreSQL table reads all of it. When the list is not
-    filtered, ``pg_class.reltuples`` (kept by autovacuum and ``ANALYZE``) is close enough
-    for a page count; below ``estimate_from`` rows, or with no statistics yet, the exact
-    count is cheap and used instead.
+    ``COUNT(*)`` of a big table reads all of it. For the unfiltered list one statement
+    returns an estimate once the table holds ``estimate_from`` rows or more, else the
+    exact count, so the page runs the same queries at every size: on PostgreSQL the
+    planner's ``pg_class.reltuples`` (kept by autovacuum and ``ANALYZE``); on SQLite the
+    id range, which the append-only ledger keeps close to the row count.
     """
 
     estimate_from = 50_000
@@ -47,27 +48,32 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self):
         if isinstance(self.object_list, QuerySet) and not self.object_list.query.where:
-            estimate = estimated_row_count(self.object_list)
-            if estimate is not None and estimate >= self.estimate_from:
-                return estimate
+            return unfiltered_row_count(self.object_list, estimate_from=self.estimate_from)
         return super().count
 
 
-def estimated_row_count(queryset: QuerySet) -> int | None:
-    """Return PostgreSQL's estimate of the rows in the queryset's table, else None."""
+def unfiltered_row_count(queryset: QuerySet, *, estimate_from: int) -> int:
+    """Return the rows of the queryset's table: estimated when large, else exact."""
     connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)",
-            [connection.ops.quote_name(queryset.model._meta.db_table)],
+    table = connection.ops.quote_name(queryset.model._meta.db_table)
+    if connection.vendor == "postgresql":
+        # reltuples is -1 for a table never vacuumed or analysed: then count exactly.
+        sql = (
+            "SELECT CASE WHEN reltuples >= %s THEN reltuples::bigint "
+            f"ELSE (SELECT COUNT(*) FROM {table}) END "
+            "FROM pg_class WHERE oid = to_regclass(%s)"
         )
+        params = [estimate_from, table]
+    else:
+        sql = (
+            "SELECT CASE WHEN COALESCE(MAX(id) - MIN(id) + 1, 0) >= %s "
+            f"THEN MAX(id) - MIN(id) + 1 ELSE (SELECT COUNT(*) FROM {table}) END FROM {table}"
+        )
+        params = [estimate_from]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         row = cursor.fetchone()
-    # reltuples is -1 for a table that was never vacuumed or analysed.
-    if row is None or row[0] is None or row[0] < 0:
-        return None
-    return int(row[0])
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 class CharacterFilter(admin.SimpleListFilter):

@@ -6,14 +6,16 @@ Every error the API answers with is JSON of one shape::
 
 plus ``"errors"`` (DRF's per-field dict) when a serializer refused the request.
 ``exception_handler`` (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``) builds it from DRF's
-exceptions, Django's ``Http404``/``PermissionDenied``, ``LedgerError`` and database
-outages, so no expected failure becomes a 500.
+exceptions, Django's ``Http404``/``PermissionDenied``, its refusals of oversized requests,
+``LedgerError`` and database outages, so no expected failure becomes a 500 or an HTML
+page.
 """
 
 import json
 from collections.abc import Mapping
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
@@ -29,6 +31,8 @@ from ledger.exceptions import LedgerError
 API_DATABASE_UNAVAILABLE = "the database is unavailable; retry later"
 API_JSON_TOO_DEEP = "JSON parse error - the document is nested too deeply"
 API_UNKNOWN_FIELD = "Unknown field."
+API_REQUEST_TOO_LARGE = "the request body is larger than the {limit} bytes allowed"
+API_TOO_MANY_PARAMETERS = "the request has more than the {limit} parameters allowed"
 
 # LedgerError.code -> HTTP status; any other code is a 400.
 LEDGER_ERROR_STATUS = {
@@ -113,6 +117,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.PermissionDenied(*exc.args)
     elif isinstance(exc, LedgerError):
         exc = ledger_api_error(exc, field=exc.field)
+    elif isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        # Django raises these while the view reads the body or the query string; left
+        # alone they become its HTML "Bad Request (400)" page. 400 as Django answers.
+        exc = _oversized_request_error(exc)
     elif isinstance(exc, OperationalError | InterfaceError):
         exc = ApiError(
             API_DATABASE_UNAVAILABLE,
@@ -124,6 +132,16 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return None
     response.data = error_body(exc)
     return response
+
+
+def _oversized_request_error(exc: RequestDataTooBig | TooManyFieldsSent) -> ApiError:
+    if isinstance(exc, RequestDataTooBig):
+        detail = API_REQUEST_TOO_LARGE.format(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        code = "request_too_large"
+    else:
+        detail = API_TOO_MANY_PARAMETERS.format(limit=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)
+        code = "too_many_parameters"
+    return ApiError(detail, status_code=status.HTTP_400_BAD_REQUEST, code=code)
 
 
 def error_body(exc: exceptions.APIException) -> dict:

@@ -3,14 +3,15 @@
 ``apply_event`` writes one event per transaction with ten statements, which is right for
 a game server and far too slow to build a million-event ledger to benchmark against. This
 generator is the one other writer of ledger rows: it inserts characters, their genesis
-events and random events in bulk, in ``event.id`` order, with exactly the arithmetic of
-``apply_event`` (``axes.scoring.apply_delta``), so ``verify_ledger`` accepts the result.
-It only inserts, so the append-only guard is untouched; it is for benchmark databases,
-never for a live world.
+events and random events in bulk (or, with ``existing``, random events for the characters
+already there), in ``event.id`` order, with exactly the arithmetic of ``apply_event``
+(``axes.scoring.apply_delta``), so ``verify_ledger`` accepts the result. It only inserts
+ledger rows, so the append-only guard is untouched; it is for benchmark databases, never
+for a live world.
 """
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,25 +22,15 @@ from axes.models import CharacterAxisScore
 from axes.scoring import apply_delta
 from axes.selectors import get_world_registry
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
-from ledger.services import CHARACTER_CREATED
+from ledger.services import CHARACTER_CREATED, DELTA_COLUMNS, METADATA_COLUMNS
 from worlds.models import Character, World
 
 EVENT_TYPES = ("tick", "loot_found", "combat", "rested", "trade")
 BATCH_SIZE = 20_000
 
 _EVENT_COLUMNS = ("id", "world_id", "event_type_id", "timestamp", "request_hash")
-_DELTA_COLUMNS = (
-    "id",
-    "event_id",
-    "world_id",
-    "character_id",
-    "axis_id",
-    "old_score",
-    "new_score",
-    "delta",
-    "requested_delta",
-)
-_METADATA_COLUMNS = ("id", "event_id", "world_id", "key", "value")
+_DELTA_COLUMNS = ("id", *DELTA_COLUMNS)
+_METADATA_COLUMNS = ("id", *METADATA_COLUMNS)
 
 
 @dataclass
@@ -56,15 +47,25 @@ def generate_ledger(
     events: int,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    existing: bool = False,
 ) -> GeneratedLedger:
     """Add ``characters`` characters and ``events`` events (genesis included) to a world.
 
+    With ``existing``, add ``events`` random events to the world's existing characters
+    instead (``characters`` must be 0): their histories grow, the character count does
+    not, which is how a ledger grows under a stable population.
+
     Raises:
-        ValueError: The world is not synced, or ``events`` < ``characters``.
+        ValueError: The world is not synced, or ``events`` < ``characters``; with
+            ``existing``, ``characters`` is not 0 or the world has no characters.
     """
     world = World.objects.filter(pk=world_id).exclude(policy_hash="").first()
     if world is None:
         raise ValueError(f"world {world_id!r} is not synced")
+    if existing:
+        if characters:
+            raise ValueError("existing adds events to existing characters; characters must be 0")
+        return _extend_ledger(world, events=events, seed=seed, progress=progress)
     if events < characters:
         raise ValueError("events must be at least characters (one genesis event each)")
     rng = random.Random(seed)
@@ -95,7 +96,6 @@ def generate_ledger(
         character_ids = [character.pk for character in created]
         scores = {cid: dict.fromkeys(initial[i], 0.0) for i, cid in enumerate(character_ids)}
         seeds = dict.fromkeys(character_ids, 0)
-        ids = _next_ids()
 
         def plan():
             """Yield (event type id, {character id: {axis id: requested}}) in id order."""
@@ -114,33 +114,19 @@ def generate_ledger(
                     },
                 )
 
-        event_rows, delta_rows, metadata_rows = [], [], []
         counts = GeneratedLedger(characters=characters, events=0, deltas=0)
-        for event_type_id, requested in plan():
-            ids["event"] += 1
-            event_id = ids["event"]
-            counts.events += 1
-            timestamp = start + timedelta(seconds=counts.events)
-            event_rows.append((event_id, world.pk, event_type_id, timestamp, ""))
-            for cid in sorted(requested):
-                for axis_id, asked in sorted(requested[cid].items()):
-                    old = scores[cid][axis_id]
-                    new, applied = apply_delta(old, asked)
-                    scores[cid][axis_id] = new
-                    ids["delta"] += 1
-                    delta_rows.append(
-                        (ids["delta"], event_id, world.pk, cid, axis_id, old, new, applied, asked)
-                    )
-                if event_type_id != types[CHARACTER_CREATED]:
-                    seeds[cid] += 1
-            if event_type_id != types[CHARACTER_CREATED]:
-                ids["metadata"] += 1
-                metadata_rows.append((ids["metadata"], event_id, world.pk, "source", "generator"))
-            if len(event_rows) >= BATCH_SIZE:
-                counts.deltas += _flush(event_rows, delta_rows, metadata_rows)
-                if progress is not None:
-                    progress(counts.events, events)
-        counts.deltas += _flush(event_rows, delta_rows, metadata_rows)
+        _write_events(
+            world,
+            plan(),
+            scores=scores,
+            seeds=seeds,
+            genesis_type=types[CHARACTER_CREATED],
+            start=start,
+            step=timedelta(seconds=1),
+            counts=counts,
+            total=events,
+            progress=progress,
+        )
         _reset_sequences()
 
         CharacterAxisScore.objects.bulk_create(
@@ -161,6 +147,138 @@ def generate_ledger(
             character.state_updated_at = now
         Character.objects.bulk_update(
             created, ["state_seed", "current_state_json", "state_updated_at"], batch_size=500
+        )
+    if progress is not None:
+        progress(counts.events, events)
+    return counts
+
+
+def _write_events(
+    world: World,
+    plan: Iterator[tuple[int, dict[int, dict[int, float]]]],
+    *,
+    scores: dict[int, dict[int, float]],
+    seeds: dict[int, int],
+    genesis_type: int | None,
+    start,
+    step: timedelta,
+    counts: GeneratedLedger,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Insert the planned events in id order, moving ``scores`` and ``seeds`` along."""
+    ids = _next_ids()
+    event_rows, delta_rows, metadata_rows = [], [], []
+    for event_type_id, requested in plan:
+        ids["event"] += 1
+        event_id = ids["event"]
+        counts.events += 1
+        timestamp = start + step * counts.events
+        event_rows.append((event_id, world.pk, event_type_id, timestamp, ""))
+        for cid in sorted(requested):
+            for axis_id, asked in sorted(requested[cid].items()):
+                old = scores[cid][axis_id]
+                new, applied = apply_delta(old, asked)
+                scores[cid][axis_id] = new
+                ids["delta"] += 1
+                delta_rows.append(
+                    (ids["delta"], event_id, world.pk, cid, axis_id, old, new, applied, asked)
+                )
+            if event_type_id != genesis_type:
+                seeds[cid] += 1
+        if event_type_id != genesis_type:
+            ids["metadata"] += 1
+            metadata_rows.append((ids["metadata"], event_id, world.pk, "source", "generator"))
+        if len(event_rows) >= BATCH_SIZE:
+            counts.deltas += _flush(event_rows, delta_rows, metadata_rows)
+            if progress is not None:
+                progress(counts.events, total)
+    counts.deltas += _flush(event_rows, delta_rows, metadata_rows)
+
+
+def _extend_ledger(
+    world: World, *, events: int, seed: int, progress: Callable[[int, int], None] | None
+) -> GeneratedLedger:
+    """Add ``events`` random events to the existing characters of ``world``."""
+    rng = random.Random(seed)
+    registry = get_world_registry(world)
+    active = {axis.id for axis in registry.active_axes}
+    now = timezone.now()
+    with transaction.atomic():
+        characters = list(Character.objects.filter(world=world).order_by("pk").only("pk"))
+        scores: dict[int, dict[int, float]] = {character.pk: {} for character in characters}
+        for cid, axis_id, score in CharacterAxisScore.objects.filter(
+            world=world, axis_id__in=active
+        ).values_list("character_id", "axis_id", "axis_score"):
+            scores[cid][axis_id] = score
+        # Characters without a score on an active axis (none, after a sync) are left alone.
+        axes_of = {cid: sorted(axis_scores) for cid, axis_scores in scores.items() if axis_scores}
+        character_ids = sorted(axes_of)
+        if not character_ids:
+            raise ValueError(f"world {world.pk!r} has no characters to add events to")
+        seeds = dict(Character.objects.filter(world=world).values_list("pk", "state_seed"))
+        types = [
+            EventType.objects.get_or_create(world=world, name=name)[0].pk for name in EVENT_TYPES
+        ]
+        # Timestamps follow the ids: after the world's last event, up to now.
+        start = now - timedelta(seconds=events)
+        last = Event.objects.filter(world=world).order_by("-id").values_list("timestamp").first()
+        if last is not None:
+            start = max(start, last[0])
+        step = max((now - start) / events, timedelta(microseconds=1))
+
+        def plan():
+            """Yield (event type id, {character id: {axis id: requested}}) in id order."""
+            for _ in range(events):
+                touched = rng.sample(character_ids, 2 if rng.random() < 0.1 else 1)
+                yield (
+                    rng.choice(types),
+                    {
+                        cid: {
+                            axis_id: round(rng.uniform(-0.2, 0.2), 4)
+                            for axis_id in rng.sample(
+                                axes_of[cid], rng.randint(1, min(3, len(axes_of[cid])))
+                            )
+                        }
+                        for cid in touched
+                    },
+                )
+
+        counts = GeneratedLedger(characters=0, events=0, deltas=0)
+        before = dict(seeds)
+        _write_events(
+            world,
+            plan(),
+            scores=scores,
+            seeds=seeds,
+            genesis_type=None,
+            start=start,
+            step=step,
+            counts=counts,
+            total=events,
+            progress=progress,
+        )
+        _reset_sequences()
+        touched = {cid for cid in character_ids if seeds[cid] != before[cid]}
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE character_axis_score SET axis_score = %s, updated_at = %s "
+                "WHERE character_id = %s AND axis_id = %s",
+                [
+                    (score, now, cid, axis_id)
+                    for cid in sorted(touched)
+                    for axis_id, score in scores[cid].items()
+                ],
+            )
+        updated = [character for character in characters if character.pk in touched]
+        for character in updated:
+            character.state_seed = seeds[character.pk]
+            character.current_state_json = registry.snapshot(
+                seed=character.state_seed, scores=scores[character.pk]
+            )
+            character.state_updated_at = now
+        Character.objects.bulk_update(
+            updated, ["state_seed", "current_state_json", "state_updated_at"], batch_size=500
         )
     if progress is not None:
         progress(counts.events, events)

@@ -151,6 +151,11 @@ class EventEntityAxisDelta(LedgerModel):
         indexes = [
             # The inspector reads a character's history newest first.
             models.Index(fields=["character", "event"], name="delta_character_event_idx"),
+            # The latest delta of one axis (as-of reads, rebuild_scores), also for axes
+            # that a long history rarely touches.
+            models.Index(
+                fields=["character", "axis", "event"], name="delta_character_axis_event_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -169,7 +169,7 @@ def apply_event(
         metadata=metadata,
         idempotency_key=idempotency_key,
     )
-    return _record_or_refuse([request])[0]
+    return _record_or_refuse([request], batched=False)[0]
 
 
 def apply_events(*, world_id: str, events: Sequence[Mapping]) -> list[Event]:
@@ -222,7 +222,7 @@ def apply_events(*, world_id: str, events: Sequence[Mapping]) -> list[Event]:
             )
         except LedgerError as exc:
             raise _in_batch(exc, index) from None
-    return _record_or_refuse(requests)
+    return _record_or_refuse(requests, batched=True)
 
 
 def _in_batch(error: LedgerError, index: int) -> LedgerError:
@@ -231,9 +231,9 @@ def _in_batch(error: LedgerError, index: int) -> LedgerError:
     return type(error)(f"event {index}: {error.message}", code=error.code, field=field)
 
 
-def _record_or_refuse(requests: list["_EventRequest"]) -> list[Event]:
+def _record_or_refuse(requests: list["_EventRequest"], *, batched: bool) -> list[Event]:
     try:
-        return _record(requests, genesis=False)
+        return _record(requests, genesis=False, batched=batched)
     except DatabaseError as exc:
         raise LedgerError(
             APPLY_EVENT_DATABASE_ERROR.format(error=exc.__class__.__name__),
@@ -366,7 +366,7 @@ def _validate_idempotency_key(key) -> str | None:
 
 
 @transaction.atomic
-def _record(requests: list[_EventRequest], *, genesis: bool) -> list[Event]:
+def _record(requests: list[_EventRequest], *, genesis: bool, batched: bool = False) -> list[Event]:
     """Apply validated requests of one world, in order, in one transaction.
 
     The statement count does not depend on the number of events, characters or axes:
@@ -388,7 +388,6 @@ def _record(requests: list[_EventRequest], *, genesis: bool) -> list[Event]:
             field="world_id",
         )
     registry = get_world_registry(world)
-    batched = len(requests) > 1
     for index, request in enumerate(requests):
         try:
             _check_axes(request, registry)
@@ -400,7 +399,7 @@ def _record(requests: list[_EventRequest], *, genesis: bool) -> list[Event]:
 
     # Checked after the locks: a concurrent retry of the same request touches the
     # same rows, so it waits here and then sees the committed original.
-    outcomes = _idempotency_outcomes(requests, world_id)
+    outcomes = _idempotency_outcomes(requests, world_id, batched=batched)
     fresh = [
         request for request, outcome in zip(requests, outcomes, strict=True) if outcome is None
     ]
@@ -457,7 +456,7 @@ def _record(requests: list[_EventRequest], *, genesis: bool) -> list[Event]:
     return _events_for(outcomes, created)
 
 
-def _idempotency_outcomes(requests: list[_EventRequest], world_id: str) -> list:
+def _idempotency_outcomes(requests: list[_EventRequest], world_id: str, *, batched: bool) -> list:
     """For each request: None to apply it, or the (event id, hash) it replays.
 
     A key already in the ledger replays its event; a key repeated within the batch
@@ -472,7 +471,10 @@ def _idempotency_outcomes(requests: list[_EventRequest], world_id: str) -> list:
         if key is None:
             outcomes.append(None)
         elif key in stored:
-            outcomes.append(_replay(stored[key], request))
+            try:
+                outcomes.append(_replay(stored[key], request))
+            except IdempotencyConflict as exc:
+                raise _in_batch(exc, index) if batched else exc from None
         elif key in first_use:
             earlier = requests[first_use[key]]
             if earlier.request_hash != request.request_hash:

@@ -43,7 +43,8 @@ CHARACTER_ID_PARAMETER = OpenApiParameter(
 
 WRITE_ERRORS = {
     400: error_response(
-        "Malformed body (not JSON, not an object, a missing, unknown or mistyped field), "
+        "Malformed body (not JSON, not an object, a missing, unknown or mistyped field, "
+        "larger than the upload limit: code request_too_large), "
         "an unknown or retired axis, a non-finite delta, bad metadata, a character of "
         "another world; `field` names the offending part."
     ),

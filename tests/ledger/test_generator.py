@@ -62,6 +62,63 @@ def test_generate_ledger_is_reproducible_and_appends():
     assert verify_ledger().clean
 
 
+def test_generate_ledger_existing_grows_the_histories_of_existing_characters(monkeypatch):
+    monkeypatch.setattr("ledger.generator.BATCH_SIZE", 40)  # several flushes
+    call_command(
+        "generate_ledger",
+        "--world",
+        "alpha",
+        "--characters",
+        "10",
+        "--events",
+        "50",
+        stdout=io.StringIO(),
+    )
+    seeds = dict(Character.objects.values_list("pk", "state_seed"))
+    out = io.StringIO()
+
+    call_command(
+        "generate_ledger",
+        "--world",
+        "alpha",
+        "--existing",
+        "--events",
+        "200",
+        "--seed",
+        "3",
+        stdout=out,
+    )
+
+    assert "generated 0 characters, 200 events" in out.getvalue()
+    assert Character.objects.count() == 10
+    assert Event.objects.count() == 250
+    assert EventMetadata.objects.count() == 240  # every non-genesis event
+    grown = dict(Character.objects.values_list("pk", "state_seed"))
+    assert sum(grown.values()) - sum(seeds.values()) >= 200  # one per character touched
+    assert all(grown[pk] >= seeds[pk] for pk in seeds)
+    timestamps = list(Event.objects.order_by("id").values_list("timestamp", flat=True))
+    assert timestamps == sorted(timestamps)
+    result = verify_ledger()
+    assert result.clean, [str(d) for d in result.discrepancies[:5]]
+    character = Character.objects.first()
+    event = apply_event(world_id="alpha", event_type="tick", deltas={character.pk: {"wealth": 0.1}})
+    assert event.pk == 251
+    assert verify_ledger().clean
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--world", "alpha", "--existing", "--events", "5"], "no characters"),
+        (["--world", "alpha", "--existing", "--characters", "2"], "omit --characters"),
+    ],
+)
+def test_generate_ledger_existing_refuses(args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("generate_ledger", *args, stdout=io.StringIO(), stderr=io.StringIO())
+    assert not Event.objects.exists()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

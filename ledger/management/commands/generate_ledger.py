@@ -6,21 +6,35 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ledger.generator import generate_ledger
 
+DEFAULT_CHARACTERS = 10_000
+
 
 class Command(BaseCommand):
     help = (
         "Add generated characters and random events (genesis included) to a synced world, "
-        "in bulk; `verify_ledger` accepts the result. For benchmark databases only."
+        "in bulk; with --existing, add random events to the world's existing characters. "
+        "`verify_ledger` accepts the result. For benchmark databases only."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--world", default="pipeworks_web", help="A synced world.")
-        parser.add_argument("--characters", type=int, default=10_000)
+        parser.add_argument(
+            "--characters", type=int, help=f"Characters to create (default {DEFAULT_CHARACTERS})."
+        )
         parser.add_argument("--events", type=int, default=1_000_000)
         parser.add_argument("--seed", type=int, default=0, help="Random seed (reproducible).")
+        parser.add_argument(
+            "--existing",
+            action="store_true",
+            help="Add --events events to the existing characters; create none.",
+        )
 
-    def handle(self, *args, world, characters, events, seed, **options):
-        if characters < 1 or events < 1:
+    def handle(self, *args, world, characters, events, seed, existing, **options):
+        if existing and characters is not None:
+            raise CommandError("--existing adds events to existing characters; omit --characters")
+        if characters is None:
+            characters = 0 if existing else DEFAULT_CHARACTERS
+        if (characters < 1 and not existing) or events < 1:
             raise CommandError("--characters and --events must be positive")
         started = time.monotonic()
 
@@ -30,7 +44,12 @@ class Command(BaseCommand):
 
         try:
             result = generate_ledger(
-                world_id=world, characters=characters, events=events, seed=seed, progress=progress
+                world_id=world,
+                characters=characters,
+                events=events,
+                seed=seed,
+                progress=progress,
+                existing=existing,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

@@ -3,7 +3,8 @@
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from worlds.demo import load_demo_data
 
@@ -19,7 +20,14 @@ class Command(BaseCommand):
         parser.add_argument("--no-login", action="store_true", help="Do not touch any login.")
 
     def handle(self, *args, username, no_login, **options):
-        created = load_demo_data()
+        if not no_login:
+            self._check_username(username)
+        try:
+            created = load_demo_data()
+        except ValidationError as exc:
+            raise CommandError(
+                f"{'; '.join(exc.messages)}: run `manage.py sync_policies` first"
+            ) from exc
         self.stdout.write(f"demo data: {len(created)} character(s) created")
         if no_login:
             return
@@ -30,3 +38,11 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         self.stdout.write(self.style.SUCCESS(f"staff login: {username} / {password}"))
+
+    @staticmethod
+    def _check_username(username: str) -> None:
+        field = get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD)
+        try:
+            field.clean(username, None)
+        except ValidationError as exc:
+            raise CommandError(f"--username {username!r}: {'; '.join(exc.messages)}") from exc
