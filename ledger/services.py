@@ -394,8 +394,16 @@ def _record(requests: list[_EventRequest], *, genesis: bool, batched: bool = Fal
         except LedgerError as exc:
             raise _in_batch(exc, index) if batched else exc from None
     touched = sorted({cid for request in requests for cid in request.deltas})
-    characters = _lock_characters(touched, world)
-    scores = _lock_scores(requests, touched, world, registry)
+    try:
+        characters = _lock_characters(touched, world)
+        scores = _lock_scores(requests, touched, world, registry)
+    except LedgerError as exc:
+        if not batched:
+            raise
+        # The checks ran over the whole batch; point at the first event naming the row.
+        character_id = int(exc.field.split(".")[1])
+        index = next(i for i, r in enumerate(requests) if character_id in r.deltas)
+        raise _in_batch(exc, index) from None
 
     # Checked after the locks: a concurrent retry of the same request touches the
     # same rows, so it waits here and then sees the committed original.

@@ -124,3 +124,16 @@ def test_anonymous_and_non_staff_cannot_post_a_batch(anonymous_client, member_cl
     assert post(anonymous_client, body).status_code == 401
     assert post(member_client, body).status_code == 403
     assert not Event.objects.filter(event_type__name="tick").exists()
+
+
+def test_an_unknown_character_in_a_batch_names_its_event(staff_client, characters):
+    events = tick(characters)
+    events[2]["deltas"][0]["character_id"] = 999_999
+    before = table_state()
+
+    response = post(staff_client, {"world_id": "alpha", "events": events})
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "unknown_character"
+    assert response.json()["field"] == "events.2.deltas.0.character_id"
+    assert table_state() == before
