@@ -22,7 +22,7 @@ from axes.scoring import apply_delta
 from axes.selectors import WorldRegistry, get_world_registry
 from ledger import statements
 from ledger.exceptions import IdempotencyConflict, LedgerError
-from ledger.models import Event, EventType
+from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
 from worlds.models import Character, World
 
 # Event types the product itself writes; clients may not forge them.
@@ -445,9 +445,9 @@ def _record(requests: list[_EventRequest], *, genesis: bool, batched: bool = Fal
         metadata_rows += [
             (event_id, world_id, key, value) for key, value in sorted(request.metadata.items())
         ]
-    statements.insert_rows("event_entity_axis_delta", DELTA_COLUMNS, delta_rows)
+    statements.insert_rows(EventEntityAxisDelta, DELTA_COLUMNS, delta_rows)
     if metadata_rows:
-        statements.insert_rows("event_metadata", METADATA_COLUMNS, metadata_rows)
+        statements.insert_rows(EventMetadata, METADATA_COLUMNS, metadata_rows)
     statements.update_rows(
         CharacterAxisScore,
         ["axis_score", "updated_at"],

@@ -29,10 +29,6 @@ def _for_update() -> str:
     return ""  # SQLite: the IMMEDIATE transaction already holds the write lock.
 
 
-# From this many rows, one UPDATE ... FROM (VALUES ...) beats a pipelined executemany.
-UPDATE_FROM_VALUES_AT = 20
-
-
 def _parameter_limit() -> int:
     if connection.vendor == "sqlite":
         # Django assumes SQLite's old default of 999; ask the library for the real one.
@@ -47,6 +43,29 @@ def _chunks(items: Sequence, columns: int = 1) -> Iterable[Sequence]:
     size = max(1, (limit - 1) // columns)
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# From this many rows PostgreSQL gets one array parameter per column instead of a
+# placeholder per value: for a single event the plain statements are faster (measured in
+# bench/results.md), for a world tick of thousands of rows the arrays are.
+ARRAYS_FROM = 20
+
+
+def _use_arrays(count: int) -> bool:
+    return connection.vendor == "postgresql" and count >= ARRAYS_FROM
+
+
+def _id_lists(ids: Sequence[int]) -> Iterable[tuple[list, str]]:
+    """Yield ``(params, condition)`` pairs matching ``ids`` in as few statements as possible.
+
+    Long lists go to PostgreSQL as one array parameter (``= ANY(%s)``), so the statement
+    text does not depend on their length; otherwise an ``IN`` list per chunk.
+    """
+    if _use_arrays(len(ids)):
+        yield [list(ids)], "= ANY(%s::bigint[])"
+        return
+    for chunk in _chunks(ids):
+        yield list(chunk), f"IN ({_marks(len(chunk))})"
 
 
 def _marks(count: int) -> str:
@@ -77,11 +96,11 @@ def lock_characters(character_ids: Sequence[int]) -> list[tuple[int, str, int]]:
     """Lock characters in id order; return ``(id, world_id, state_seed)`` rows."""
     rows = []
     with connection.cursor() as cursor:
-        for chunk in _chunks(sorted(character_ids)):
+        for chunk, condition in _id_lists(sorted(character_ids)):
             cursor.execute(
                 "SELECT id, world_id, state_seed FROM characters "
-                f"WHERE id IN ({_marks(len(chunk))}) ORDER BY id{_for_update()}",
-                list(chunk),
+                f"WHERE id {condition} ORDER BY id{_for_update()}",
+                chunk,
             )
             rows += cursor.fetchall()
     return rows
@@ -91,10 +110,10 @@ def lock_scores(world_id: str, character_ids: Sequence[int]) -> list[tuple[int, 
     """Lock the characters' score rows in id order; return ``(id, character, axis, score)``."""
     rows = []
     with connection.cursor() as cursor:
-        for chunk in _chunks(sorted(character_ids)):
+        for chunk, condition in _id_lists(sorted(character_ids)):
             cursor.execute(
                 "SELECT id, character_id, axis_id, axis_score FROM character_axis_score "
-                f"WHERE world_id = %s AND character_id IN ({_marks(len(chunk))}) "
+                f"WHERE world_id = %s AND character_id {condition} "
                 f"ORDER BY id{_for_update()}",
                 [world_id, *chunk],
             )
@@ -130,45 +149,70 @@ def find_event_types(world_id: str, names: Sequence[str]) -> dict[str, int]:
 def insert_events(rows: Sequence[tuple]) -> list[int]:
     """Insert ``(world_id, event_type_id, timestamp, idempotency_key, request_hash)`` rows.
 
-    Returns the new ids in the order of ``rows``: ids are assigned in VALUES order on
-    both engines, so sorting the returned ids lines them up whatever order RETURNING
+    Returns the new ids in the order of ``rows``: ids are assigned in row order on both
+    engines, so sorting the returned ids lines them up whatever order RETURNING
     reports them in.
     """
+    from ledger.models import Event
+
+    columns = ("world_id", "event_type_id", "timestamp", "idempotency_key", "request_hash")
     ids: list[int] = []
-    columns = "world_id, event_type_id, timestamp, idempotency_key, request_hash"
     with connection.cursor() as cursor:
-        for chunk in _chunks(rows, 5):
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO event ({columns}) VALUES {values} RETURNING id",
-                [
-                    connection.ops.adapt_datetimefield_value(value) if i == 2 else value
-                    for row in chunk
-                    for i, value in enumerate(row)
-                ],
-            )
+        for sql, params in _insert_statements(Event, columns, rows, returning=True):
+            cursor.execute(sql, params)
             ids += sorted(row[0] for row in cursor.fetchall())
     return ids
 
 
-def insert_rows(table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
-    """Insert many rows with as few multi-row INSERT statements as the backend allows."""
+def insert_rows(model, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Insert many rows of ``model`` in as few statements as the backend allows."""
     with connection.cursor() as cursor:
-        for chunk in _chunks(rows, len(columns)):
-            values = ", ".join([f"({_marks(len(columns))})"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}",
-                [value for row in chunk for value in row],
-            )
+        for sql, params in _insert_statements(model, columns, rows):
+            cursor.execute(sql, params)
+
+
+def _insert_statements(model, columns, rows, *, returning=False):
+    """Yield ``(sql, params)`` inserting ``rows``; values already in Python types.
+
+    Many rows go to PostgreSQL as one array parameter per column (``INSERT ... SELECT
+    FROM unnest``): a few parameters whatever the number of rows, so psycopg does not
+    rewrite thousands of placeholders. Otherwise multi-row VALUES.
+    """
+    meta = model._meta
+    fields = [meta.get_field(column) for column in columns]
+    prepared = [
+        tuple(
+            connection.ops.adapt_datetimefield_value(value)
+            if field.get_internal_type() == "DateTimeField"
+            else value
+            for field, value in zip(fields, row, strict=True)
+        )
+        for row in rows
+    ]
+    suffix = " RETURNING id" if returning else ""
+    names = ", ".join(field.column for field in fields)
+    if _use_arrays(len(prepared)):
+        arrays = ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field in fields)
+        yield (
+            f"INSERT INTO {meta.db_table} ({names}) SELECT * FROM unnest({arrays}){suffix}",
+            [list(column) for column in zip(*prepared, strict=True)],
+        )
+        return
+    for chunk in _chunks(prepared, len(fields)):
+        values = ", ".join([f"({_marks(len(fields))})"] * len(chunk))
+        yield (
+            f"INSERT INTO {meta.db_table} ({names}) VALUES {values}{suffix}",
+            [value for row in chunk for value in row],
+        )
 
 
 def update_rows(model, fields: list[str], rows: list[tuple]) -> None:
     """Update many rows by id: ``rows`` are ``(*values, pk)`` tuples.
 
     ``QuerySet.bulk_update`` spent 40% of ``apply_event`` building its CASE expression.
-    On SQLite an ``executemany`` of one statement is one in-process call. On PostgreSQL
-    each statement of an ``executemany`` still runs on its own, so a world tick of
-    thousands of rows is one ``UPDATE ... FROM (VALUES ...)`` instead.
+    An ``executemany`` of one statement is one in-process call on SQLite and one
+    pipelined round trip on psycopg; for many rows on PostgreSQL, one
+    ``UPDATE ... FROM unnest(...)`` with an array per column updates them all at once.
     """
     meta = model._meta
     model_fields = [meta.get_field(name) for name in fields]
@@ -181,19 +225,17 @@ def update_rows(model, fields: list[str], rows: list[tuple]) -> None:
         for row in rows
     ]
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql" or len(prepared) < UPDATE_FROM_VALUES_AT:
+        if not _use_arrays(len(prepared)):
             assignments = ", ".join(f"{field.column} = %s" for field in model_fields)
             cursor.executemany(f"UPDATE {meta.db_table} SET {assignments} WHERE id = %s", prepared)
             return
-        # VALUES rows carry no types: cast each column to its field's type.
-        casts = [f"%s::{field.cast_db_type(connection)}" for field in model_fields]
-        row_sql = f"({', '.join(casts)}, %s::bigint)"
+        arrays = ", ".join(
+            [*(f"%s::{field.cast_db_type(connection)}[]" for field in model_fields), "%s::bigint[]"]
+        )
         names = ", ".join([*(field.column for field in model_fields), "id"])
         assignments = ", ".join(f"{field.column} = v.{field.column}" for field in model_fields)
-        for chunk in _chunks(prepared, len(fields) + 1):
-            cursor.execute(
-                f"UPDATE {meta.db_table} AS t SET {assignments} "
-                f"FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS v({names}) "
-                "WHERE t.id = v.id",
-                [value for row in chunk for value in row],
-            )
+        cursor.execute(
+            f"UPDATE {meta.db_table} AS t SET {assignments} "
+            f"FROM unnest({arrays}) AS v({names}) WHERE t.id = v.id",
+            [list(column) for column in zip(*prepared, strict=True)],
+        )

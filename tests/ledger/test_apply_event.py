@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from axes.models import CharacterAxisScore
 from ledger import services, statements
 from ledger.exceptions import IdempotencyConflict, LedgerError
-from ledger.models import EventEntityAxisDelta, EventType
+from ledger.models import EventEntityAxisDelta, EventMetadata, EventType
 from ledger.services import apply_event
 from tests.conftest import table_state
 from tests.factories import CharacterFactory
@@ -310,8 +310,8 @@ def fail(*args, **kwargs):
 
 FAULTS = {
     # step -> (module, function, which call fails: None for every call)
-    "after the event insert": (statements, "insert_rows", "event_entity_axis_delta"),
-    "after the deltas": (statements, "insert_rows", "event_metadata"),
+    "after the event insert": (statements, "insert_rows", EventEntityAxisDelta),
+    "after the deltas": (statements, "insert_rows", EventMetadata),
     "after the score update": (services, "_refresh_snapshots", None),
     "during the snapshot refresh": (statements, "update_rows", Character),
 }

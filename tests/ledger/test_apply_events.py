@@ -5,7 +5,6 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from axes.models import CharacterAxisScore
-from ledger import statements
 from ledger.exceptions import IdempotencyConflict, LedgerError
 from ledger.models import EventEntityAxisDelta, EventMetadata
 from ledger.services import apply_event, apply_events
@@ -61,8 +60,7 @@ def tick(characters, count, seed=3):
 
 
 def test_a_batch_writes_what_the_same_events_one_by_one_write():
-    # Enough rows for the bulk UPDATE ... FROM (VALUES ...) path on PostgreSQL.
-    characters = [CharacterFactory() for _ in range(statements.UPDATE_FROM_VALUES_AT + 5)]
+    characters = [CharacterFactory() for _ in range(25)]
     events = tick(characters, 30)
     try:
         with transaction.atomic():
