@@ -65,9 +65,12 @@ def unfiltered_row_count(queryset: QuerySet, *, estimate_from: int) -> int:
         )
         params = [estimate_from, table]
     else:
+        # MAX and MIN each in a subquery of its own: together in one SELECT they defeat
+        # SQLite's one-index-lookup optimisation and scan the table (59 ms at 1M events).
         sql = (
-            "SELECT CASE WHEN COALESCE(MAX(id) - MIN(id) + 1, 0) >= %s "
-            f"THEN MAX(id) - MIN(id) + 1 ELSE (SELECT COUNT(*) FROM {table}) END FROM {table}"
+            f"SELECT CASE WHEN n >= %s THEN n ELSE (SELECT COUNT(*) FROM {table}) END FROM "
+            f"(SELECT COALESCE((SELECT MAX(id) FROM {table}) - (SELECT MIN(id) FROM {table}) "
+            "+ 1, 0) AS n)"
         )
         params = [estimate_from]
     with connection.cursor() as cursor:
