@@ -1,8 +1,8 @@
 """`manage.py rebuild_scores`: re-fold the ledger into the score table and snapshots."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from worlds.models import Character, World
+from ledger.management.selection import check_selection
 from worlds.services import rebuild_scores
 
 
@@ -18,11 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Show what would change.")
 
     def handle(self, *args, world_ids, character, dry_run, **options):
-        unknown = sorted(set(world_ids) - set(World.objects.values_list("pk", flat=True)))
-        if unknown:
-            raise CommandError(f"unknown world(s): {', '.join(unknown)}")
-        if character is not None and not Character.objects.filter(pk=character).exists():
-            raise CommandError(f"unknown character {character}")
+        check_selection(world_ids, character)
         result = rebuild_scores(
             world_ids=world_ids or None, character_id=character, dry_run=dry_run
         )

@@ -5,8 +5,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ledger.management.selection import check_selection
 from ledger.verification import verify_ledger
-from worlds.models import Character, World
 
 
 class Command(BaseCommand):
@@ -21,11 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handle(self, *args, world_ids, character, format, **options):
-        unknown = sorted(set(world_ids) - set(World.objects.values_list("pk", flat=True)))
-        if unknown:
-            raise CommandError(f"unknown world(s): {', '.join(unknown)}")
-        if character is not None and not Character.objects.filter(pk=character).exists():
-            raise CommandError(f"unknown character {character}")
+        check_selection(world_ids, character)
         started = time.monotonic()
 
         def progress(done, total):
