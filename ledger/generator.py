@@ -139,15 +139,7 @@ def generate_ledger(
             ),
             batch_size=5000,
         )
-        for character in created:
-            character.state_seed = seeds[character.pk]
-            character.current_state_json = registry.snapshot(
-                seed=character.state_seed, scores=scores[character.pk]
-            )
-            character.state_updated_at = now
-        Character.objects.bulk_update(
-            created, ["state_seed", "current_state_json", "state_updated_at"], batch_size=500
-        )
+        _write_snapshots(created, seeds, scores, registry, now)
     if progress is not None:
         progress(counts.events, events)
     return counts
@@ -271,18 +263,23 @@ def _extend_ledger(
                 ],
             )
         updated = [character for character in characters if character.pk in touched]
-        for character in updated:
-            character.state_seed = seeds[character.pk]
-            character.current_state_json = registry.snapshot(
-                seed=character.state_seed, scores=scores[character.pk]
-            )
-            character.state_updated_at = now
-        Character.objects.bulk_update(
-            updated, ["state_seed", "current_state_json", "state_updated_at"], batch_size=500
-        )
+        _write_snapshots(updated, seeds, scores, registry, now)
     if progress is not None:
         progress(counts.events, events)
     return counts
+
+
+def _write_snapshots(characters, seeds, scores, registry, now) -> None:
+    """Store each character's final seed and the snapshot derived from its final scores."""
+    for character in characters:
+        character.state_seed = seeds[character.pk]
+        character.current_state_json = registry.snapshot(
+            seed=character.state_seed, scores=scores[character.pk]
+        )
+        character.state_updated_at = now
+    Character.objects.bulk_update(
+        characters, ["state_seed", "current_state_json", "state_updated_at"], batch_size=500
+    )
 
 
 def _next_ids() -> dict[str, int]:

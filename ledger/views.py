@@ -55,6 +55,17 @@ WRITE_ERRORS = {
 }
 
 
+APPLIED_RESPONSES = {
+    201: OpenApiResponse(EventSerializer, description="The event was applied."),
+    200: OpenApiResponse(
+        EventSerializer,
+        description="A retry of an earlier request (same idempotency_key and payload): the "
+        "original event; nothing was applied again.",
+    ),
+    **WRITE_ERRORS,
+}
+
+
 def get_character_or_404(character_id: str) -> Character:
     """Return the character of a URL's id (with its world), or raise a 404 API error."""
     pk = parse_id(character_id)
@@ -171,15 +182,7 @@ class CharacterEventsView(StaffAPIView):
         summary="Apply an event to a character",
         parameters=[CHARACTER_ID_PARAMETER],
         request=ApplyCharacterEventSerializer,
-        responses={
-            201: OpenApiResponse(EventSerializer, description="The event was applied."),
-            200: OpenApiResponse(
-                EventSerializer,
-                description="A retry of an earlier request (same idempotency_key and "
-                "payload): the original event; nothing was applied again.",
-            ),
-            **WRITE_ERRORS,
-        },
+        responses=APPLIED_RESPONSES,
     )
     def post(self, request: Request, character_id: str) -> Response:
         character = get_character_or_404(character_id)
@@ -199,15 +202,7 @@ class EventsView(StaffAPIView):
         summary="Apply an event to characters of a world",
         description="One event touching one or more characters; the response lists all deltas.",
         request=ApplyEventSerializer,
-        responses={
-            201: OpenApiResponse(EventSerializer, description="The event was applied."),
-            200: OpenApiResponse(
-                EventSerializer,
-                description="A retry of an earlier request (same idempotency_key and "
-                "payload): the original event; nothing was applied again.",
-            ),
-            **WRITE_ERRORS,
-        },
+        responses=APPLIED_RESPONSES,
     )
     def post(self, request: Request) -> Response:
         body = ApplyEventSerializer(data=request.data)
