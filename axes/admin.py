@@ -5,7 +5,7 @@ from django.db.models import Prefetch
 from django.utils.html import format_html_join
 
 from axes.models import Axis, AxisValue
-from worlds.admin import ReadOnlyAdmin, ReadOnlyInline, policy_files_hint
+from pipeworks.admin import ReadOnlyAdmin, ReadOnlyInline, policy_files_hint
 
 
 class AxisValueInline(ReadOnlyInline):

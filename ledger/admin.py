@@ -18,9 +18,9 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 
-from axes.selectors import get_world_registry
+from axes.registry import get_world_registry
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
-from worlds.admin import ReadOnlyAdmin, ReadOnlyInline
+from pipeworks.admin import ReadOnlyAdmin, ReadOnlyInline
 from worlds.models import Character
 
 CHANGES_PREVIEW = 3

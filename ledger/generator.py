@@ -1,13 +1,14 @@
 """A synthetic ledger for benchmarks: many characters, a million events, built in minutes.
 
-``apply_event`` writes one event per transaction with ten statements, which is right for
-a game server and far too slow to build a million-event ledger to benchmark against. This
-generator is the one other writer of ledger rows: it inserts characters, their genesis
-events and random events in bulk (or, with ``existing``, random events for the characters
-already there), in ``event.id`` order, with exactly the arithmetic of ``apply_event``
-(``axes.scoring.apply_delta``), so ``verify_ledger`` accepts the result. It only inserts
-ledger rows, so the append-only guard is untouched; it is for benchmark databases, never
-for a live world.
+``apply_event`` writes one event per transaction, which is right for a game server and
+far too slow to build a million-event ledger to benchmark against. This generator is the
+one other writer of ledger rows: it inserts characters, their genesis events and random
+events in bulk (or, with ``existing``, random events for the characters already there), in
+``event.id`` order, with exactly the arithmetic of ``apply_event``
+(``axes.scoring.apply_delta``), so ``verify_ledger`` accepts the result. Scores and
+snapshots are written through ``ledger.services.state``, like every other writer's. It
+only inserts ledger rows, so the append-only guard is untouched; it is for benchmark
+databases, never for a live world.
 """
 
 import random
@@ -19,10 +20,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from axes.models import CharacterAxisScore
+from axes.registry import get_world_registry
 from axes.scoring import apply_delta
-from axes.selectors import get_world_registry
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
-from ledger.services import CHARACTER_CREATED, DELTA_COLUMNS, METADATA_COLUMNS
+from ledger.services import CHARACTER_CREATED, state
+from ledger.services.events import DELTA_COLUMNS, METADATA_COLUMNS
 from worlds.models import Character, World
 
 EVENT_TYPES = ("tick", "loot_found", "combat", "rested", "trade")
@@ -84,16 +86,19 @@ def generate_ledger(
             {axis.id: round(rng.uniform(0.1, 0.9), 3) for axis in axes} for _ in range(characters)
         ]
         created = Character.objects.bulk_create(
-            Character(
-                world=world,
-                name=f"generated-{seed}-{offset + i}",
-                base_state_json=registry.snapshot(seed=0, scores=initial[i]),
-                state_version=world.policy_hash,
-                created_at=start,
-            )
+            Character(world=world, name=f"generated-{seed}-{offset + i}", created_at=start)
             for i in range(characters)
         )
         character_ids = [character.pk for character in created]
+        state.write_snapshots(
+            registry=registry,
+            states=[
+                state.CharacterState(character_id=cid, seed=0, scores=initial[i])
+                for i, cid in enumerate(character_ids)
+            ],
+            now=now,
+            base=True,
+        )
         scores = {cid: dict.fromkeys(initial[i], 0.0) for i, cid in enumerate(character_ids)}
         seeds = dict.fromkeys(character_ids, 0)
 
@@ -129,17 +134,8 @@ def generate_ledger(
         )
         _reset_sequences()
 
-        CharacterAxisScore.objects.bulk_create(
-            (
-                CharacterAxisScore(
-                    character_id=cid, world=world, axis_id=axis_id, axis_score=score, updated_at=now
-                )
-                for cid in character_ids
-                for axis_id, score in scores[cid].items()
-            ),
-            batch_size=5000,
-        )
-        _write_snapshots(created, seeds, scores, registry, now)
+        state.create_scores(world_id=world.world_id, scores=scores, now=now)
+        _write_snapshots(character_ids, seeds, scores, registry, now)
     if progress is not None:
         progress(counts.events, events)
     return counts
@@ -199,10 +195,12 @@ def _extend_ledger(
     with transaction.atomic():
         characters = list(Character.objects.filter(world=world).order_by("pk").only("pk"))
         scores: dict[int, dict[int, float]] = {character.pk: {} for character in characters}
-        for cid, axis_id, score in CharacterAxisScore.objects.filter(
+        score_ids: dict[tuple[int, int], int] = {}
+        for score_id, cid, axis_id, score in CharacterAxisScore.objects.filter(
             world=world, axis_id__in=active
-        ).values_list("character_id", "axis_id", "axis_score"):
+        ).values_list("pk", "character_id", "axis_id", "axis_score"):
             scores[cid][axis_id] = score
+            score_ids[(cid, axis_id)] = score_id
         # Characters without a score on an active axis (none, after a sync) are left alone.
         axes_of = {cid: sorted(axis_scores) for cid, axis_scores in scores.items() if axis_scores}
         character_ids = sorted(axes_of)
@@ -251,34 +249,30 @@ def _extend_ledger(
             progress=progress,
         )
         _reset_sequences()
-        touched = {cid for cid in character_ids if seeds[cid] != before[cid]}
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                "UPDATE character_axis_score SET axis_score = %s, updated_at = %s "
-                "WHERE character_id = %s AND axis_id = %s",
-                [
-                    (score, now, cid, axis_id)
-                    for cid in sorted(touched)
-                    for axis_id, score in scores[cid].items()
-                ],
-            )
-        updated = [character for character in characters if character.pk in touched]
-        _write_snapshots(updated, seeds, scores, registry, now)
+        touched = sorted(cid for cid in character_ids if seeds[cid] != before[cid])
+        state.update_scores(
+            [
+                (score_ids[(cid, axis_id)], score)
+                for cid in touched
+                for axis_id, score in scores[cid].items()
+            ],
+            now=now,
+        )
+        _write_snapshots(touched, seeds, scores, registry, now)
     if progress is not None:
         progress(counts.events, events)
     return counts
 
 
-def _write_snapshots(characters, seeds, scores, registry, now) -> None:
+def _write_snapshots(character_ids, seeds, scores, registry, now) -> None:
     """Store each character's final seed and the snapshot derived from its final scores."""
-    for character in characters:
-        character.state_seed = seeds[character.pk]
-        character.current_state_json = registry.snapshot(
-            seed=character.state_seed, scores=scores[character.pk]
-        )
-        character.state_updated_at = now
-    Character.objects.bulk_update(
-        characters, ["state_seed", "current_state_json", "state_updated_at"], batch_size=500
+    state.write_snapshots(
+        registry=registry,
+        states=[
+            state.CharacterState(character_id=cid, seed=seeds[cid], scores=scores[cid])
+            for cid in character_ids
+        ],
+        now=now,
     )
 
 
@@ -294,13 +288,13 @@ def _next_ids() -> dict[str, int]:
 def _flush(event_rows: list, delta_rows: list, metadata_rows: list) -> int:
     """Insert the buffered rows (parents first) and empty the buffers."""
     written = len(delta_rows)
-    for table, columns, rows in (
-        ("event", _EVENT_COLUMNS, event_rows),
-        ("event_entity_axis_delta", _DELTA_COLUMNS, delta_rows),
-        ("event_metadata", _METADATA_COLUMNS, metadata_rows),
+    for model, columns, rows in (
+        (Event, _EVENT_COLUMNS, event_rows),
+        (EventEntityAxisDelta, _DELTA_COLUMNS, delta_rows),
+        (EventMetadata, _METADATA_COLUMNS, metadata_rows),
     ):
         if rows:
-            _insert(table, columns, rows)
+            _insert(model._meta.db_table, columns, rows)
         rows.clear()
     return written
 
@@ -324,7 +318,9 @@ def _reset_sequences() -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        for table in ("event", "event_entity_axis_delta", "event_metadata"):
+        for table in (
+            model._meta.db_table for model in (Event, EventEntityAxisDelta, EventMetadata)
+        ):
             cursor.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"

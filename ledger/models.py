@@ -5,6 +5,8 @@ updated or deleted; every foreign key into or out of the ledger is PROTECT, so n
 can remove a ledger row.
 """
 
+from typing import TYPE_CHECKING
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -12,6 +14,9 @@ from django.utils import timezone
 from axes.models import Axis
 from ledger.exceptions import LedgerImmutableError
 from worlds.models import Character, World
+
+if TYPE_CHECKING:
+    from ledger.selectors import RecordedEvent
 
 LEDGER_IMMUTABLE = "the ledger is append-only: {operation} on {model} is refused"
 
@@ -102,6 +107,16 @@ class Event(LedgerModel):
     request_hash = models.CharField(
         max_length=64, blank=True, editable=False, help_text="sha256 of the canonical request."
     )
+
+    # Not columns: set on the events ``apply_event`` and ``apply_events`` return.
+    replayed = False
+    """True when the call was an idempotent retry: this is the original, nothing was applied."""
+    recorded: "RecordedEvent | None" = None
+    """The event's deltas (with labels) and metadata as written, so no caller re-reads them.
+
+    Set by ``apply_event`` and ``ledger.selectors.load_recorded_events``; None on events
+    loaded any other way.
+    """
 
     class Meta(LedgerModel.Meta):
         db_table = "event"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db.models import OuterRef, Subquery
 
 from axes.models import Axis, CharacterAxisScore
-from axes.selectors import WorldRegistry, get_world_registry
+from axes.registry import RegisteredAxis, WorldRegistry, get_world_registry
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata
 from worlds.models import Character
 
@@ -130,6 +130,97 @@ def list_character_events(
     return EventPage(events=events, next_before=event_ids[-1] if has_more else None)
 
 
+@dataclass(frozen=True)
+class RecordedDelta:
+    """One delta of an event as callers show it: by axis name, with the labels."""
+
+    character_id: int
+    axis_id: int
+    axis_name: str
+    old_score: float
+    new_score: float
+    delta: float
+    requested_delta: float
+    old_label: str | None
+    new_label: str | None
+
+    @classmethod
+    def labelled(
+        cls,
+        axis: RegisteredAxis,
+        character_id: int,
+        old_score: float,
+        new_score: float,
+        delta: float,
+        requested_delta: float,
+    ) -> "RecordedDelta":
+        """Return the delta with the labels of its scores under the current policy."""
+        return cls(
+            character_id=character_id,
+            axis_id=axis.id,
+            axis_name=axis.name,
+            old_score=old_score,
+            new_score=new_score,
+            delta=delta,
+            requested_delta=requested_delta,
+            old_label=axis.label_for(old_score),
+            new_label=axis.label_for(new_score),
+        )
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """What an event wrote besides its row: its deltas and metadata.
+
+    ``apply_event`` sets it on the events it returns (``Event.recorded``), and
+    ``load_recorded_events`` on events read back, so callers answer from it without
+    reading the deltas again.
+    """
+
+    deltas: tuple[RecordedDelta, ...]
+    metadata: dict[str, str]
+
+    @classmethod
+    def of(cls, deltas: list[RecordedDelta], metadata: dict[str, str]) -> "RecordedEvent":
+        """Return the record with its deltas in display order: by axis name, then character."""
+        ordered = sorted(deltas, key=lambda delta: (delta.axis_name, delta.character_id))
+        return cls(deltas=tuple(ordered), metadata=dict(metadata))
+
+
+def load_recorded_events(
+    event_ids: list[int], *, character: Character | None = None
+) -> dict[int, Event]:
+    """Return the events with these ids, each with its ``recorded`` deltas (3 queries).
+
+    With ``character``, each record holds only that character's deltas.
+    """
+    events = Event.objects.filter(pk__in=event_ids).select_related("event_type", "world")
+    by_id = {event.pk: event for event in events}
+    rows = EventEntityAxisDelta.objects.filter(event_id__in=event_ids)
+    if character is not None:
+        rows = rows.filter(character=character)
+    deltas: dict[int, list[tuple]] = {}
+    for row in rows.values_list(
+        "event_id", "character_id", "axis_id", "old_score", "new_score", "delta", "requested_delta"
+    ):
+        deltas.setdefault(row[0], []).append(row[1:])
+    metadata: dict[int, dict[str, str]] = {}
+    for event_id, key, value in EventMetadata.objects.filter(event_id__in=event_ids).values_list(
+        "event_id", "key", "value"
+    ):
+        metadata.setdefault(event_id, {})[key] = value
+    for event in by_id.values():
+        registry = get_world_registry(event.world)
+        event.recorded = RecordedEvent.of(
+            [
+                RecordedDelta.labelled(registry.by_id[axis_id], character_id, *scores)
+                for character_id, axis_id, *scores in deltas.get(event.pk, [])
+            ],
+            metadata.get(event.pk, {}),
+        )
+    return by_id
+
+
 def serialize_events(event_ids: list[int], *, character: Character | None = None) -> list[dict]:
     """Return the events with these ids, newest first, in the API's shape (3 queries).
 
@@ -137,58 +228,33 @@ def serialize_events(event_ids: list[int], *, character: Character | None = None
     """
     if not event_ids:
         return []
-    events = Event.objects.filter(pk__in=event_ids).select_related("event_type").order_by("-id")
-    deltas = EventEntityAxisDelta.objects.filter(event_id__in=event_ids).select_related(
-        "axis", "world"
-    )
-    if character is not None:
-        deltas = deltas.filter(character=character)
-    by_event: dict[int, list[EventEntityAxisDelta]] = {}
-    for delta in deltas:
-        by_event.setdefault(delta.event_id, []).append(delta)
-    metadata: dict[int, dict[str, str]] = {}
-    for event_id, key, value in EventMetadata.objects.filter(event_id__in=event_ids).values_list(
-        "event_id", "key", "value"
-    ):
-        metadata.setdefault(event_id, {})[key] = value
-    registries: dict[str, WorldRegistry] = {}
-    result = []
-    for event in events:
-        event_deltas = sorted(
-            by_event.get(event.pk, []), key=lambda d: (d.axis.name, d.character_id)
-        )
-        result.append(serialize_event(event, event_deltas, metadata.get(event.pk, {}), registries))
-    return result
+    events = load_recorded_events(event_ids, character=character)
+    return [serialize_event(events[pk]) for pk in sorted(events, reverse=True)]
 
 
-def serialize_event(
-    event: Event,
-    deltas: list[EventEntityAxisDelta],
-    metadata: dict[str, str],
-    registries: dict[str, WorldRegistry],
-) -> dict:
-    """Return one event as the API shows it; labels follow the world's current policy."""
-    registry = registries.get(event.world_id)
-    if registry is None and deltas:
-        registry = registries[event.world_id] = get_world_registry(deltas[0].world)
+def serialize_event(event: Event) -> dict:
+    """Return an event carrying its ``recorded`` deltas as the API shows it (no query).
+
+    Labels follow the world's policy at the time the record was made.
+    """
     return {
         "event_id": event.pk,
         "world_id": event.world_id,
         "event_type": event.event_type.name,
         "event_type_description": event.event_type.description,
         "timestamp": event.timestamp,
-        "metadata": metadata,
+        "metadata": event.recorded.metadata,
         "deltas": [
             {
                 "character_id": delta.character_id,
-                "axis_name": delta.axis.name,
+                "axis_name": delta.axis_name,
                 "old_score": delta.old_score,
                 "new_score": delta.new_score,
                 "delta": delta.delta,
                 "requested_delta": delta.requested_delta,
-                "old_label": registry.by_id[delta.axis_id].label_for(delta.old_score),
-                "new_label": registry.by_id[delta.axis_id].label_for(delta.new_score),
+                "old_label": delta.old_label,
+                "new_label": delta.new_label,
             }
-            for delta in deltas
+            for delta in event.recorded.deltas
         ],
     }

@@ -1,120 +1,34 @@
 """Serializers of the ledger API: the shape of requests and responses, nothing more.
 
 Request serializers check types and shape only; the domain rules (known axes, a
-character of that world, metadata limits, ...) are ``apply_event``'s. Numbers, strings
-and ids are strict: ``"0.2"`` is not a delta, ``true`` is not a number, ``5`` is not a
-string, and an unknown key in a request body is an error rather than silently dropped.
+character of that world, metadata limits, ...) are ``apply_event``'s. The fields are
+the strict ones of ``pipeworks.serializers``: ``"0.2"`` is not a delta.
 """
 
-import datetime
-import math
-import re
-from collections.abc import Mapping
+from dataclasses import replace
 
 from rest_framework import serializers
 
-from axes.selectors import get_world_registry
-from ledger.api import API_UNKNOWN_FIELD
+from axes.registry import get_world_registry
 from ledger.exceptions import LedgerError
 from ledger.selectors import DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT
+from pipeworks.serializers import (
+    MAX_ID,
+    QueryIntegerField,
+    RejectUnknownFieldsMixin,
+    StrictCharField,
+    StrictDictField,
+    StrictFloatField,
+    StrictIdField,
+    UTCDateTimeField,
+)
 from worlds.models import Character
-
-# The largest id a BIGINT primary key holds; larger ids identify nothing.
-MAX_ID = 2**63 - 1
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 API_UNKNOWN_AXIS_FILTER = "unknown axis {axis!r} in world {world_id!r}"
 API_DUPLICATE_DELTA = (
     "character {character_id} and axis {axis!r} already appear at deltas.{first}; "
     "list each pair once"
 )
-
-_DIGITS = re.compile(r"^[0-9]{1,19}$")
-
-
-def parse_id(value: str) -> int | None:
-    """Return ``value`` as a database id, or None when it cannot be one."""
-    if not _DIGITS.match(value):
-        return None
-    number = int(value)
-    return number if 1 <= number <= MAX_ID else None
-
-
-# Strict fields -------------------------------------------------------------------------
-
-
-class StrictCharField(serializers.CharField):
-    """A JSON string, taken as sent (no coercion of numbers, no trimming)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("trim_whitespace", False)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictFloatField(serializers.FloatField):
-    """A finite JSON number (not a string, not a boolean)."""
-
-    default_error_messages = {"invalid": "A finite number is required."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            self.fail("invalid")
-        value = super().to_internal_value(data)
-        if not math.isfinite(value):
-            self.fail("invalid")
-        return value
-
-
-class StrictIdField(serializers.IntegerField):
-    """A database id: a JSON integer from 1 to the largest BIGINT."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class QueryIntegerField(serializers.IntegerField):
-    """A query-string integer: decimal digits only (no sign, spaces or fractions)."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str) or not _DIGITS.match(data):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictDictField(serializers.DictField):
-    """A JSON object whose keys hold no NUL character (PostgreSQL text cannot store one)."""
-
-    default_error_messages = {"null_characters_not_allowed": "Null characters are not allowed."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping) and any("\x00" in str(key) for key in data):
-            self.fail("null_characters_not_allowed")
-        return super().to_internal_value(data)
-
-
-class RejectUnknownFieldsMixin:
-    """Refuse request bodies carrying keys the serializer does not define."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            unknown = sorted(str(key) for key in data if key not in self.fields)
-            if unknown:
-                raise serializers.ValidationError(
-                    {key: [API_UNKNOWN_FIELD] for key in unknown}, code="unknown_field"
-                )
-        return super().to_internal_value(data)
 
 
 def _metadata_field() -> StrictDictField:
@@ -216,11 +130,11 @@ class ApplyCharacterEventSerializer(RejectUnknownFieldsMixin, serializers.Serial
 
     @staticmethod
     def request_field(exc: LedgerError) -> str | None:
-        """Translate the service's ``deltas.<character>.<axis>`` into ``deltas.<axis>``."""
-        if exc.field is None or not exc.field.startswith("deltas."):
+        """Name the offending part of this request: ``deltas.<axis>`` (no character here)."""
+        location = exc.location
+        if location.part != "deltas":
             return exc.field
-        parts = exc.field.split(".", 2)
-        return f"deltas.{parts[2]}" if len(parts) == 3 else "deltas"
+        return f"deltas.{location.axis}" if location.axis is not None else "deltas"
 
 
 class ApplyEventDeltaSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -281,21 +195,22 @@ class ApplyEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         }
 
     def request_field(self, exc: LedgerError) -> str | None:
-        """Translate the service's ``deltas.<character>[.<axis>]`` into a list position."""
-        return self.field_for(self.validated_data["deltas"], exc.field, exc.code)
+        """Name the offending part of this request, by position in its ``deltas`` list."""
+        return self.field_for(self.validated_data["deltas"], exc)
 
     @staticmethod
-    def field_for(delta_items: list[dict], field: str | None, code: str) -> str | None:
-        if field is None or not field.startswith("deltas."):
-            return field
-        parts = field.split(".", 2)
+    def field_for(delta_items: list[dict], exc: LedgerError) -> str | None:
+        """Return ``deltas.<index>.<part>`` for an error about a character or its axis."""
+        location = exc.location
+        if location.part != "deltas" or location.character_id is None:
+            return replace(location, event_index=None).path
         for index, item in enumerate(delta_items):
-            if str(item["character_id"]) != parts[1]:
+            if item["character_id"] != location.character_id:
                 continue
-            if len(parts) == 2:
+            if location.axis is None:
                 return f"deltas.{index}.character_id"
-            if item["axis_name"] == parts[2]:
-                part = "delta" if code == "invalid" else "axis_name"
+            if item["axis_name"] == location.axis:
+                part = "delta" if exc.code == "invalid" else "axis_name"
                 return f"deltas.{index}.{part}"
         return "deltas"
 
@@ -332,24 +247,16 @@ class ApplyEventsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         return {"world_id": world_id, "events": events}
 
     def request_field(self, exc: LedgerError) -> str | None:
-        """Translate ``events.<i>.deltas.<character>.<axis>`` into request positions."""
-        if exc.field is None or not exc.field.startswith("events."):
+        """Name the offending part of this request: ``events.<i>`` and its delta position."""
+        index = exc.location.event_index
+        if index is None:
             return exc.field
-        _, index, *rest = exc.field.split(".", 2)
-        inner = rest[0] if rest else None
-        item = self.validated_data["events"][int(index)]
-        translated = ApplyEventSerializer.field_for(item["deltas"], inner, exc.code)
-        return f"events.{index}" + (f".{translated}" if translated else "")
+        item = self.validated_data["events"][index]
+        inner = ApplyEventSerializer.field_for(item["deltas"], exc)
+        return f"events.{index}" + (f".{inner}" if inner else "")
 
 
 # Responses -----------------------------------------------------------------------------
-
-
-class UTCDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 UTC timestamp with microseconds: 2026-02-15T10:12:44.123456Z."""
-
-    def __init__(self, **kwargs):
-        super().__init__(format=TIMESTAMP_FORMAT, default_timezone=datetime.UTC, **kwargs)
 
 
 class AxisStateSerializer(serializers.Serializer):

@@ -16,7 +16,9 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from worlds.models import World
+from axes.models import CharacterAxisScore
+from ledger.models import Event, EventType
+from worlds.models import Character, World
 
 
 def _for_update() -> str:
@@ -76,8 +78,8 @@ def fetch_world(world_id: str) -> World | None:
     """Return the world row (without touching the ORM's query machinery)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT world_id, policy_hash, policy_version, synced_at FROM world "
-            "WHERE world_id = %s",
+            "SELECT world_id, policy_hash, policy_version, synced_at "
+            f"FROM {World._meta.db_table} WHERE world_id = %s",
             [world_id],
         )
         row = cursor.fetchone()
@@ -98,7 +100,7 @@ def lock_characters(character_ids: Sequence[int]) -> list[tuple[int, str, int]]:
     with connection.cursor() as cursor:
         for chunk, condition in _id_lists(sorted(character_ids)):
             cursor.execute(
-                "SELECT id, world_id, state_seed FROM characters "
+                f"SELECT id, world_id, state_seed FROM {Character._meta.db_table} "
                 f"WHERE id {condition} ORDER BY id{_for_update()}",
                 chunk,
             )
@@ -112,9 +114,9 @@ def lock_scores(world_id: str, character_ids: Sequence[int]) -> list[tuple[int, 
     with connection.cursor() as cursor:
         for chunk, condition in _id_lists(sorted(character_ids)):
             cursor.execute(
-                "SELECT id, character_id, axis_id, axis_score FROM character_axis_score "
-                f"WHERE world_id = %s AND character_id {condition} "
-                f"ORDER BY id{_for_update()}",
+                "SELECT id, character_id, axis_id, axis_score "
+                f"FROM {CharacterAxisScore._meta.db_table} "
+                f"WHERE world_id = %s AND character_id {condition} ORDER BY id{_for_update()}",
                 [world_id, *chunk],
             )
             rows += cursor.fetchall()
@@ -127,7 +129,7 @@ def find_events_by_key(world_id: str, keys: Sequence[str]) -> dict[str, tuple[in
     with connection.cursor() as cursor:
         for chunk in _chunks(sorted(set(keys))):
             cursor.execute(
-                "SELECT idempotency_key, id, request_hash FROM event "
+                f"SELECT idempotency_key, id, request_hash FROM {Event._meta.db_table} "
                 f"WHERE world_id = %s AND idempotency_key IN ({_marks(len(chunk))})",
                 [world_id, *chunk],
             )
@@ -135,15 +137,15 @@ def find_events_by_key(world_id: str, keys: Sequence[str]) -> dict[str, tuple[in
     return found
 
 
-def find_event_types(world_id: str, names: Sequence[str]) -> dict[str, int]:
-    """Return ``{name: id}`` of the world's event types with these names."""
+def find_event_types(world_id: str, names: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """Return ``{name: (id, description)}`` of the world's event types with these names."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT name, id FROM event_type "
+            f"SELECT name, id, description FROM {EventType._meta.db_table} "
             f"WHERE world_id = %s AND name IN ({_marks(len(names))})",
             [world_id, *names],
         )
-        return dict(cursor.fetchall())
+        return {name: (type_id, description) for name, type_id, description in cursor.fetchall()}
 
 
 def insert_events(rows: Sequence[tuple]) -> list[int]:
@@ -153,8 +155,6 @@ def insert_events(rows: Sequence[tuple]) -> list[int]:
     engines, so sorting the returned ids lines them up whatever order RETURNING
     reports them in.
     """
-    from ledger.models import Event
-
     columns = ("world_id", "event_type_id", "timestamp", "idempotency_key", "request_hash")
     ids: list[int] = []
     with connection.cursor() as cursor:

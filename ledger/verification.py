@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from axes.models import Axis, CharacterAxisScore
+from axes.registry import get_world_registry
 from axes.scoring import apply_delta
-from axes.selectors import get_world_registry
 from ledger.models import EventEntityAxisDelta, EventType
 from ledger.services import SYSTEM_EVENT_TYPES
 from worlds.models import Character, World

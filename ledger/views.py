@@ -10,14 +10,13 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ledger.api import AUTH_ERRORS, ApiError, StaffAPIView, error_response, ledger_api_error
 from ledger.exceptions import LedgerError
 from ledger.selectors import (
     AsOfError,
     get_character_state,
     get_character_state_as_of,
     list_character_events,
-    serialize_events,
+    serialize_event,
 )
 from ledger.serializers import (
     ApplyCharacterEventSerializer,
@@ -29,12 +28,21 @@ from ledger.serializers import (
     CharacterEventsQuerySerializer,
     CharacterEventsSerializer,
     EventSerializer,
-    parse_id,
 )
 from ledger.services import apply_event, apply_events
+from pipeworks.api import AUTH_ERRORS, ApiError, StaffAPIView, error_response
+from pipeworks.serializers import parse_id
 from worlds.models import Character
 
 API_UNKNOWN_CHARACTER = "unknown character {character_id}"
+
+# LedgerError.code -> HTTP status; any other code is a 400.
+LEDGER_ERROR_STATUS = {
+    "unknown_world": status.HTTP_404_NOT_FOUND,
+    "unknown_character": status.HTTP_404_NOT_FOUND,
+    "idempotency_conflict": status.HTTP_409_CONFLICT,
+    "database_error": status.HTTP_503_SERVICE_UNAVAILABLE,
+}
 
 CHARACTER_ID_PARAMETER = OpenApiParameter(
     "character_id", OpenApiTypes.INT64, OpenApiParameter.PATH, description="The character's id."
@@ -66,6 +74,29 @@ APPLIED_RESPONSES = {
 }
 
 
+def ledger_api_error(exc: LedgerError, *, field: str | None) -> ApiError:
+    """Return the API error for a refused ledger request, naming ``field`` of the request."""
+    return ApiError(
+        exc.message,
+        status_code=LEDGER_ERROR_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST),
+        code=exc.code,
+        field=field,
+    )
+
+
+class LedgerAPIView(StaffAPIView):
+    """Base of the ledger's views: a ``LedgerError`` they let through is still a 4xx.
+
+    Each write view translates the error's location into its own request's terms; this
+    is the fallback that answers with the service's own location.
+    """
+
+    def handle_exception(self, exc):
+        if isinstance(exc, LedgerError):
+            exc = ledger_api_error(exc, field=exc.field)
+        return super().handle_exception(exc)
+
+
 def get_character_or_404(character_id: str) -> Character:
     """Return the character of a URL's id (with its world), or raise a 404 API error."""
     pk = parse_id(character_id)
@@ -79,11 +110,13 @@ def get_character_or_404(character_id: str) -> Character:
     return character
 
 
-def applied_response(event, *, character: Character | None = None) -> Response:
-    """Answer a write: 201 with the new event, or 200 with the original of a retry."""
-    (serialized,) = serialize_events([event.pk], character=character)
+def applied_response(event) -> Response:
+    """Answer a write: 201 with the new event, or 200 with the original of a retry.
+
+    The answer is built from what ``apply_event`` recorded; nothing is read again.
+    """
     return Response(
-        EventSerializer(serialized).data,
+        EventSerializer(serialize_event(event)).data,
         status=status.HTTP_200_OK if event.replayed else status.HTTP_201_CREATED,
     )
 
@@ -94,7 +127,7 @@ def _query(serializer_class, request: Request, **context):
     return serializer.validated_data
 
 
-class CharacterAxisStateView(StaffAPIView):
+class CharacterAxisStateView(LedgerAPIView):
     @extend_schema(
         operation_id="character_axis_state",
         tags=["characters"],
@@ -145,7 +178,7 @@ class CharacterAxisStateView(StaffAPIView):
         return Response(CharacterAxisStateSerializer(state).data)
 
 
-class CharacterEventsView(StaffAPIView):
+class CharacterEventsView(LedgerAPIView):
     @extend_schema(
         operation_id="character_axis_events",
         tags=["characters"],
@@ -192,10 +225,10 @@ class CharacterEventsView(StaffAPIView):
             event = apply_event(**body.service_kwargs(character=character))
         except LedgerError as exc:
             raise ledger_api_error(exc, field=body.request_field(exc)) from exc
-        return applied_response(event, character=character)
+        return applied_response(event)
 
 
-class EventsView(StaffAPIView):
+class EventsView(LedgerAPIView):
     @extend_schema(
         operation_id="apply_event",
         tags=["events"],
@@ -214,7 +247,7 @@ class EventsView(StaffAPIView):
         return applied_response(event)
 
 
-class EventsBatchView(StaffAPIView):
+class EventsBatchView(LedgerAPIView):
     @extend_schema(
         operation_id="apply_events",
         tags=["events"],
@@ -241,9 +274,8 @@ class EventsBatchView(StaffAPIView):
             events = apply_events(**body.service_kwargs())
         except LedgerError as exc:
             raise ledger_api_error(exc, field=body.request_field(exc)) from exc
-        by_id = {event["event_id"]: event for event in serialize_events([e.pk for e in events])}
         created = any(not event.replayed for event in events)
         return Response(
-            BatchResultSerializer({"events": [by_id[event.pk] for event in events]}).data,
+            BatchResultSerializer({"events": [serialize_event(event) for event in events]}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )

@@ -50,7 +50,7 @@ if PIPEWORKS_ENV == "production":
         raise ImproperlyConfigured("PIPEWORKS_ENV=production refuses DEBUG=1")
 
 INSTALLED_APPS = [
-    "worlds.apps.InspectorAdminConfig",  # django.contrib.admin with a 403 for non-staff
+    "pipeworks.apps.InspectorAdminConfig",  # django.contrib.admin with a 403 for non-staff
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -174,7 +174,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "ledger.api.exception_handler",
+    "EXCEPTION_HANDLER": "pipeworks.api.exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {

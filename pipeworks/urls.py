@@ -8,10 +8,6 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-admin.site.site_header = "PipeWorks Axis inspector"
-admin.site.site_title = "PipeWorks Axis"
-admin.site.index_title = "Character state ledger"
-
 urlpatterns = [
     path("admin/", include("ledger.urls")),
     path("admin/", include("worlds.urls")),

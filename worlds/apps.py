@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.contrib.admin.apps import AdminConfig
 
 
 class WorldsConfig(AppConfig):
@@ -8,9 +7,3 @@ class WorldsConfig(AppConfig):
 
     def ready(self) -> None:
         from worlds import checks  # noqa: F401  (registers the policy system checks)
-
-
-class InspectorAdminConfig(AdminConfig):
-    """``django.contrib.admin`` with the inspector's site as ``admin.site``."""
-
-    default_site = "worlds.admin.site.get_site"

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from ledger.serializers import UTCDateTimeField
+from pipeworks.serializers import UTCDateTimeField
 
 
 class WorldSummarySerializer(serializers.Serializer):

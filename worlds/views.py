@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ledger.api import AUTH_ERRORS, ApiError, StaffAPIView, error_response
+from pipeworks.api import AUTH_ERRORS, ApiError, StaffAPIView, error_response
 from worlds.selectors import get_world_status, list_world_statuses
 from worlds.serializers import PolicyReportSerializer, WorldListSerializer
 

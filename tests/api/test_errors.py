@@ -251,12 +251,12 @@ def test_a_database_failure_while_writing_is_503_and_writes_nothing(
 ):
     from django.db import OperationalError
 
-    from ledger import services
+    from ledger.services import state
 
     def fail(*args, **kwargs):
         raise OperationalError("connection lost")
 
-    monkeypatch.setattr(services, "_refresh_snapshots", fail)
+    monkeypatch.setattr(state, "write_snapshots", fail)
     before = table_state()
 
     response = staff_client.post(events_url(hero.pk), event_body(), content_type=JSON)

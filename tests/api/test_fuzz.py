@@ -31,10 +31,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from axes.models import Axis
-from ledger.api import API_REQUEST_TOO_LARGE, API_TOO_MANY_PARAMETERS
 from ledger.models import Event
 from ledger.serializers import MAX_BATCH_EVENTS
 from ledger.services import apply_event
+from pipeworks.api import API_REQUEST_TOO_LARGE, API_TOO_MANY_PARAMETERS
 from tests.api import test_errors as errors
 from tests.api.conftest import make_user
 from tests.conftest import table_state

@@ -9,7 +9,7 @@ from axes.models import CharacterAxisScore
 from ledger import services, statements
 from ledger.exceptions import IdempotencyConflict, LedgerError
 from ledger.models import EventEntityAxisDelta, EventMetadata, EventType
-from ledger.services import apply_event
+from ledger.services import apply_event, state
 from tests.conftest import table_state
 from tests.factories import CharacterFactory
 from worlds.models import Character
@@ -312,7 +312,7 @@ FAULTS = {
     # step -> (module, function, which call fails: None for every call)
     "after the event insert": (statements, "insert_rows", EventEntityAxisDelta),
     "after the deltas": (statements, "insert_rows", EventMetadata),
-    "after the score update": (services, "_refresh_snapshots", None),
+    "after the score update": (state, "write_snapshots", None),
     "during the snapshot refresh": (statements, "update_rows", Character),
 }
 
@@ -464,7 +464,7 @@ def test_apply_event_query_count_does_not_grow_with_axes_or_characters(
 
 def test_the_registry_is_read_once_whoever_asks_first(hero):
     """apply_event's raw world read and the ORM's must give the same registry cache key."""
-    from axes.selectors import get_world_registry
+    from axes.registry import get_world_registry
     from worlds.models import World
 
     apply_event(world_id="alpha", event_type="tick", deltas={hero.pk: {"wealth": 0.1}})

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from axes.models import CharacterAxisScore
-from axes.selectors import get_world_registry
+from axes.registry import get_world_registry
 from ledger.exceptions import LedgerError
 from ledger.services import apply_event
 from ledger.verification import verify_ledger

@@ -8,12 +8,11 @@ from django.db import connection
 from axes.models import CharacterAxisScore
 from ledger.guard import ledger_maintenance
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata
-from ledger.services import apply_event
+from ledger.services import apply_event, rebuild_scores
 from ledger.verification import verify_character, verify_ledger
 from tests.conftest import table_state
 from tests.factories import CharacterFactory
 from worlds.models import Character
-from worlds.services import rebuild_scores
 
 pytestmark = pytest.mark.usefixtures("synced")
 

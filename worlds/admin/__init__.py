@@ -1,15 +1,15 @@
 """The inspector: admin pages for worlds and characters.
 
 Characters are created through ``create_character`` and their snapshots refreshed through
-``refresh_world_snapshots``; worlds change only by syncing their policy files
+``refresh_snapshots``; worlds change only by syncing their policy files
 (``sync_world_policies``). The character page reads its panels through the ledger
 selectors, in a fixed number of queries however long the character's history is.
 
-``base`` holds the read-only admin bases the axes and ledger admins share, ``inspector``
-the character page's panels, ``characters`` and ``registry`` the registered admins.
+``inspector`` holds the character page's panels, ``characters`` and ``registry`` the
+registered admins; the read-only bases they share with the other apps are in
+``pipeworks.admin``.
 """
 
-from worlds.admin.base import ReadOnlyAdmin, ReadOnlyInline, policy_files_hint
 from worlds.admin.characters import (
     REFRESH_DONE,
     STALE_SNAPSHOT,
@@ -29,8 +29,5 @@ __all__ = [
     "VERIFY_FOUND",
     "CharacterAdmin",
     "CharacterCreationForm",
-    "ReadOnlyAdmin",
-    "ReadOnlyInline",
     "WorldAdmin",
-    "policy_files_hint",
 ]

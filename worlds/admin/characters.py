@@ -11,11 +11,12 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from axes.selectors import get_world_registry
+from axes.registry import get_world_registry
 from ledger.models import EventEntityAxisDelta
 from ledger.selectors import AsOfError
+from ledger.services import refresh_snapshots
 from ledger.verification import verify_character
-from worlds.admin.base import report_messages
+from pipeworks.admin import report_messages
 from worlds.admin.inspector import (
     INSPECTOR_EVENT_LIMIT,
     axis_rows,
@@ -23,7 +24,7 @@ from worlds.admin.inspector import (
     score_history,
 )
 from worlds.models import Character
-from worlds.services import create_character, refresh_world_snapshots
+from worlds.services import create_character
 
 VERIFY_CLEAN = "{character}: ledger verified: {deltas} deltas, no discrepancies."
 VERIFY_FOUND = "{character}: ledger verification found {count} discrepancies."
@@ -252,7 +253,7 @@ class CharacterAdmin(admin.ModelAdmin):
             by_world[character.world_id].append(character.pk)
             worlds[character.world_id] = character.world
         refreshed = sum(
-            refresh_world_snapshots(world=worlds[world_id], character_ids=ids)
+            refresh_snapshots(world=worlds[world_id], character_ids=ids)
             for world_id, ids in sorted(by_world.items())
         )
         self.message_user(request, REFRESH_DONE.format(count=refreshed), messages.SUCCESS)

@@ -7,14 +7,13 @@ same number of queries for a character with three events or three million.
 from collections import defaultdict
 from dataclasses import dataclass
 
-from axes.selectors import RegisteredAxis, WorldRegistry
+from axes.registry import RegisteredAxis, WorldRegistry
 from ledger.models import EventEntityAxisDelta
 from ledger.selectors import (
     get_character_state,
     get_character_state_as_of,
     list_character_events,
 )
-from worlds.admin.base import format_percent, format_score, format_signed
 from worlds.models import Character
 
 INSPECTOR_EVENT_LIMIT = 50
@@ -26,6 +25,23 @@ CHART_LEFT = 78
 CHART_RIGHT = 8
 CHART_TOP = 6
 CHART_BOTTOM = 6
+
+
+def format_score(value: float) -> str:
+    """Format a score at its stored precision without trailing zeros."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def format_signed(value: float) -> str:
+    """Format a change with its sign."""
+    text = format_score(value)
+    return text if text.startswith("-") or text == "0" else f"+{text}"
+
+
+def format_percent(value: float) -> str:
+    """Format a score in [0, 1] as a CSS percentage."""
+    return f"{min(max(value, 0.0), 1.0) * 100:.3f}"
 
 
 @dataclass(frozen=True)

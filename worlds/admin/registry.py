@@ -10,7 +10,7 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from worlds.admin.base import ReadOnlyAdmin, policy_files_hint, report_messages
+from pipeworks.admin import ReadOnlyAdmin, policy_files_hint, report_messages
 from worlds.exceptions import PolicySyncError
 from worlds.models import World
 from worlds.policies import PolicyReport, load_world_policy

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from ledger.management.selection import check_selection
-from worlds.services import rebuild_scores
+from ledger.services import rebuild_scores
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ledger.services import refresh_snapshots
 from worlds.models import World
-from worlds.services import refresh_world_snapshots
 
 
 class Command(BaseCommand):
@@ -26,5 +26,5 @@ class Command(BaseCommand):
                 self.stderr.write(f"  {world_id}: {done}/{total}")
 
         for world in worlds:
-            count = refresh_world_snapshots(world=world, progress=progress)
+            count = refresh_snapshots(world=world, progress=progress)
             self.stdout.write(f"{world.world_id}: refreshed {count} snapshot(s)")

@@ -1,4 +1,4 @@
-"""Reads of the axis registry, cached per process.
+"""The axis registry of each world as the ledger uses it, cached per process.
 
 The ledger needs each world's axes and bands on every event; re-reading them (or worse,
 the YAML files) on the hot path would cost two queries per event. The cache is keyed by

@@ -6,9 +6,10 @@ Every error the API answers with is JSON of one shape::
 
 plus ``"errors"`` (DRF's per-field dict) when a serializer refused the request.
 ``exception_handler`` (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``) builds it from DRF's
-exceptions, Django's ``Http404``/``PermissionDenied``, its refusals of oversized requests,
-``LedgerError`` and database outages, so no expected failure becomes a 500 or an HTML
-page.
+exceptions, Django's ``Http404``/``PermissionDenied``, its refusals of oversized requests
+and database outages, so no expected failure becomes a 500 or an HTML page. Domain
+errors are the apps' to translate into ``ApiError`` (the ledger's views do it for
+``LedgerError``): this module imports no app of the project.
 """
 
 import json
@@ -26,21 +27,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ledger.exceptions import LedgerError
-
 API_DATABASE_UNAVAILABLE = "the database is unavailable; retry later"
 API_JSON_TOO_DEEP = "JSON parse error - the document is nested too deeply"
-API_UNKNOWN_FIELD = "Unknown field."
 API_REQUEST_TOO_LARGE = "the request body is larger than the {limit} bytes allowed"
 API_TOO_MANY_PARAMETERS = "the request has more than the {limit} parameters allowed"
-
-# LedgerError.code -> HTTP status; any other code is a 400.
-LEDGER_ERROR_STATUS = {
-    "unknown_world": status.HTTP_404_NOT_FOUND,
-    "unknown_character": status.HTTP_404_NOT_FOUND,
-    "idempotency_conflict": status.HTTP_409_CONFLICT,
-    "database_error": status.HTTP_503_SERVICE_UNAVAILABLE,
-}
 
 
 class ApiError(exceptions.APIException):
@@ -51,16 +41,6 @@ class ApiError(exceptions.APIException):
         self.status_code = status_code
         self.code = code
         self.field = field
-
-
-def ledger_api_error(exc: LedgerError, *, field: str | None) -> ApiError:
-    """Return the API error for a refused ledger request, naming ``field`` of the request."""
-    return ApiError(
-        exc.message,
-        status_code=LEDGER_ERROR_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST),
-        code=exc.code,
-        field=field,
-    )
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -115,8 +95,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
-    elif isinstance(exc, LedgerError):
-        exc = ledger_api_error(exc, field=exc.field)
     elif isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
         # Django raises these while the view reads the body or the query string; left
         # alone they become its HTML "Bad Request (400)" page. 400 as Django answers.

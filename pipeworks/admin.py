@@ -1,14 +1,43 @@
-"""Shared pieces of the admin: read-only bases, formatting and message helpers.
+"""The admin site and the admin pieces every app shares.
 
-The axes and ledger admins build on ``ReadOnlyAdmin`` and ``ReadOnlyInline`` too.
+``InspectorAdminSite`` is ``admin.site`` (``pipeworks.apps.InspectorAdminConfig`` names
+it); ``ReadOnlyAdmin`` and ``ReadOnlyInline`` are the bases of every registry and ledger
+page, whose rows only services write. Nothing here imports an app of the project.
 """
 
+from functools import update_wrapper
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 
 MAX_MESSAGES = 20
+
+
+class InspectorAdminSite(admin.AdminSite):
+    """Django's admin site, refusing signed-in users who may not use it with a 403.
+
+    Django's admin answers a signed-in user who is not staff with a redirect to its
+    login page, as if they were anonymous. The inspector refuses them outright instead,
+    as the REST API beside it does. Anonymous visitors are still sent to the login page,
+    which stays open to everyone.
+    """
+
+    site_header = "PipeWorks Axis inspector"
+    site_title = "PipeWorks Axis"
+    index_title = "Character state ledger"
+
+    def admin_view(self, view, cacheable=False):
+        """Wrap an admin view: 403 for a signed-in user without access, else as Django."""
+        checked = super().admin_view(view, cacheable)
+
+        def inner(request, *args, **kwargs):
+            if request.user.is_authenticated and not self.has_permission(request):
+                raise PermissionDenied
+            return checked(request, *args, **kwargs)
+
+        return update_wrapper(inner, checked)
 
 
 def policy_files_hint() -> str:
@@ -19,23 +48,6 @@ def policy_files_hint() -> str:
     except ValueError:
         shown = directory
     return f"Edit {shown}/<world>/policies/*.yaml and run manage.py sync_policies."
-
-
-def format_score(value: float) -> str:
-    """Format a score at its stored precision without trailing zeros."""
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
-def format_signed(value: float) -> str:
-    """Format a change with its sign."""
-    text = format_score(value)
-    return text if text.startswith("-") or text == "0" else f"+{text}"
-
-
-def format_percent(value: float) -> str:
-    """Format a score in [0, 1] as a CSS percentage."""
-    return f"{min(max(value, 0.0), 1.0) * 100:.3f}"
 
 
 def report_messages(request, level, lines: list[str]) -> None:

@@ -1,0 +1,514 @@
+"""Writes to the event ledger: the only code that creates Event, delta and metadata rows.
+
+An event is applied in one transaction: validate everything, lock the touched rows in a
+fixed order, insert the event with its deltas and metadata, then have
+``ledger.services.state`` update the scores and refresh the touched characters'
+snapshots. Any failure raises ``LedgerError`` and the transaction (or the caller's
+savepoint) rolls back, so nothing is half-written.
+"""
+
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+
+from axes.registry import WorldRegistry, get_world_registry
+from axes.scoring import apply_delta
+from ledger import statements
+from ledger.exceptions import ErrorLocation, IdempotencyConflict, LedgerError
+from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
+from ledger.selectors import RecordedDelta, RecordedEvent, load_recorded_events
+from ledger.services import state
+from ledger.services.validation import (
+    APPLY_EVENT_UNKNOWN_WORLD,
+    APPLY_EVENT_WORLD_NOT_SYNCED,
+    APPLY_EVENTS_EMPTY,
+    EventRequest,
+    refuse_system_event_type,
+    validate_batch_item,
+    validate_request,
+)
+from worlds.models import World
+
+DELTA_COLUMNS = (
+    "event_id",
+    "world_id",
+    "character_id",
+    "axis_id",
+    "old_score",
+    "new_score",
+    "delta",
+    "requested_delta",
+)
+METADATA_COLUMNS = ("event_id", "world_id", "key", "value")
+_EVENT_FIELDS = ("id", "world_id", "event_type_id", "timestamp", "idempotency_key", "request_hash")
+
+APPLY_EVENT_UNKNOWN_AXIS = "unknown axis {axis!r} in world {world_id!r}"
+APPLY_EVENT_RETIRED_AXIS = "axis {axis!r} is retired in world {world_id!r} and takes no deltas"
+APPLY_EVENT_UNKNOWN_CHARACTER = "unknown character {character_id}"
+APPLY_EVENT_FOREIGN_CHARACTER = (
+    "character {character_id} belongs to world {other!r}, not {world_id!r}"
+)
+APPLY_EVENT_MISSING_SCORE = (
+    "character {character_id} has no score on axis {axis!r}; "
+    "run `manage.py sync_policies {world_id}` to backfill it"
+)
+APPLY_EVENT_IDEMPOTENCY_CONFLICT = (
+    "idempotency_key {key!r} was already used for a different request (event {event_id})"
+)
+APPLY_EVENT_IDEMPOTENCY_RACE = (
+    "idempotency_key {key!r} was used at the same moment by a different request"
+)
+APPLY_EVENT_DATABASE_ERROR = "the database refused the event ({error}); nothing was written"
+
+
+def apply_event(
+    *,
+    world_id: str,
+    event_type: str,
+    deltas: Mapping[int, Mapping[str, float]],
+    metadata: Mapping[str, str] | None = None,
+    idempotency_key: str | None = None,
+) -> Event:
+    """Apply one event to one or more characters of a world, atomically.
+
+    Args:
+        world_id: The world the event happens in.
+        event_type: Name of the kind of event; the type is created on first use.
+        deltas: Character id -> {axis name -> requested change}. New scores are clamped
+            to [0, 1] and kept at a precision of 1e-6.
+        metadata: Optional string tags stored with the event.
+        idempotency_key: Optional client key; a retry with the same key and payload
+            returns the original event without applying anything again.
+
+    Raises:
+        LedgerError: The request is invalid (unknown world, character or axis, a
+            character of another world, a retired axis, a bad number or metadata);
+            ``location`` names the offending part. Nothing was written.
+        IdempotencyConflict: The key was used before for a different request.
+        LedgerError: With code ``database_error`` when the database failed midway (a
+            lost connection, a deadlock victim); nothing was written, a retry is safe.
+
+    Returns:
+        The recorded ``Event`` (or the original one for an idempotent retry), as if
+        loaded from the database, with ``replayed`` (False for a new event, True for a
+        retry that applied nothing) and ``recorded`` (its deltas with labels and its
+        metadata) set.
+    """
+    refuse_system_event_type(event_type)
+    request = validate_request(
+        world_id=world_id,
+        event_type=event_type,
+        deltas=deltas,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+    )
+    return _record_or_refuse([request], batched=False)[0]
+
+
+def apply_events(*, world_id: str, events: Sequence[Mapping]) -> list[Event]:
+    """Apply many events in one transaction, all or nothing (a world tick).
+
+    Each item takes the keyword arguments of ``apply_event`` but ``world_id``:
+    ``event_type``, ``deltas`` and optionally ``metadata`` and ``idempotency_key``. The
+    events are applied in order, each seeing the scores the previous ones left, with the
+    same validation, locking, ledger rows and snapshots as one ``apply_event`` call per
+    event, but in a fixed number of bulk statements.
+
+    Raises:
+        LedgerError: Any event is invalid; its ``location.event_index`` is the event's
+            position (``field`` starts with ``events.<index>``). Nothing was written.
+        IdempotencyConflict: A key was used before (or earlier in the batch) for a
+            different request.
+
+    Returns:
+        One ``Event`` per item, in order (the original one for an idempotent retry), as
+        ``apply_event`` returns them.
+    """
+    if not isinstance(events, Sequence) or isinstance(events, str) or not events:
+        raise LedgerError(APPLY_EVENTS_EMPTY, code="invalid", location=ErrorLocation(part="events"))
+    requests = []
+    for index, item in enumerate(events):
+        try:
+            requests.append(validate_request(world_id=world_id, **validate_batch_item(item)))
+        except LedgerError as exc:
+            raise exc.in_batch(index) from None
+    return _record_or_refuse(requests, batched=True)
+
+
+def record_system_event(
+    *,
+    world_id: str,
+    event_type: str,
+    deltas: Mapping[int, Mapping[str, float]],
+    metadata: Mapping[str, str] | None = None,
+    genesis: bool = False,
+) -> Event:
+    """Record an event the product itself makes (character creation, axis backfill).
+
+    Call this inside the transaction that created the score rows it changes; only
+    ``worlds.services`` does. With ``genesis=True`` the characters' ``state_seed`` stays
+    0 and their ``base_state_json`` is written from the resulting scores.
+    """
+    request = validate_request(
+        world_id=world_id,
+        event_type=event_type,
+        deltas=deltas,
+        metadata=metadata,
+        idempotency_key=None,
+    )
+    return _record([request], genesis=genesis)[0]
+
+
+def _record_or_refuse(requests: list[EventRequest], *, batched: bool) -> list[Event]:
+    try:
+        return _record(requests, genesis=False, batched=batched)
+    except DatabaseError as exc:
+        raise LedgerError(
+            APPLY_EVENT_DATABASE_ERROR.format(error=exc.__class__.__name__),
+            code="database_error",
+        ) from exc
+
+
+# What the idempotency check decided for each request of a call.
+
+
+@dataclass(frozen=True)
+class _Apply:
+    """A request to apply: no key, or a key used for the first time."""
+
+
+@dataclass(frozen=True)
+class _ReplayStored:
+    """A retry of an event already in the ledger: answer with that event."""
+
+    event_id: int
+
+
+@dataclass(frozen=True)
+class _RepeatInBatch:
+    """A key repeated within one batch: the same event as the earlier request."""
+
+    index: int
+
+
+_Outcome = _Apply | _ReplayStored | _RepeatInBatch
+
+
+@transaction.atomic
+def _record(requests: list[EventRequest], *, genesis: bool, batched: bool = False) -> list[Event]:
+    """Apply validated requests of one world, in order, in one transaction.
+
+    The statement count does not depend on the number of events, characters or axes:
+    every read and write below is one statement (split only at the backend's parameter
+    limit).
+    """
+
+    def located(error: LedgerError, index: int) -> LedgerError:
+        return error.in_batch(index) if batched else error
+
+    world_id = requests[0].world_id
+    world = statements.fetch_world(world_id)
+    if world is None:
+        raise LedgerError(
+            APPLY_EVENT_UNKNOWN_WORLD.format(world_id=world_id),
+            code="unknown_world",
+            location=ErrorLocation(part="world_id"),
+        )
+    if not world.policy_hash:
+        raise LedgerError(
+            APPLY_EVENT_WORLD_NOT_SYNCED.format(world_id=world_id),
+            code="world_not_synced",
+            location=ErrorLocation(part="world_id"),
+        )
+    registry = get_world_registry(world)
+    for index, request in enumerate(requests):
+        try:
+            _check_axes(request, registry)
+        except LedgerError as exc:
+            raise located(exc, index) from None
+    touched = sorted({cid for request in requests for cid in request.deltas})
+    try:
+        characters = _lock_characters(touched, world)
+        scores = _lock_scores(requests, touched, world, registry)
+    except LedgerError as exc:
+        # The checks ran over the whole batch; point at the first event naming the row.
+        character_id = exc.location.character_id
+        index = next(i for i, r in enumerate(requests) if character_id in r.deltas)
+        raise located(exc, index) from None
+
+    # Checked after the locks: a concurrent retry of the same request touches the
+    # same rows, so it waits here and then sees the committed original.
+    outcomes = _idempotency_outcomes(requests, world_id, located)
+    fresh = [
+        request
+        for request, outcome in zip(requests, outcomes, strict=True)
+        if isinstance(outcome, _Apply)
+    ]
+    if not fresh:
+        return _events_for(outcomes, [])
+
+    now = timezone.now()
+    types = _event_types(world, {request.event_type for request in fresh})
+    event_ids = _insert_events(world_id, fresh, types, now)
+
+    delta_rows, metadata_rows = [], []
+    changed: dict[int, state.LockedScore] = {}
+    events_per_character: dict[int, int] = {}
+    for event_id, request in zip(event_ids, fresh, strict=True):
+        for character_id in sorted(request.deltas):
+            events_per_character[character_id] = events_per_character.get(character_id, 0) + 1
+            for axis_name, requested in sorted(request.deltas[character_id].items()):
+                axis_id = registry.by_name[axis_name].id
+                score = scores[(character_id, axis_id)]
+                new_score, applied = apply_delta(score.axis_score, requested)
+                delta_rows.append(
+                    (
+                        event_id,
+                        world_id,
+                        character_id,
+                        axis_id,
+                        score.axis_score,
+                        new_score,
+                        applied,
+                        requested,
+                    )
+                )
+                score.axis_score = new_score
+                changed[score.id] = score
+        metadata_rows += [
+            (event_id, world_id, key, value) for key, value in sorted(request.metadata.items())
+        ]
+    statements.insert_rows(EventEntityAxisDelta, DELTA_COLUMNS, delta_rows)
+    if metadata_rows:
+        statements.insert_rows(EventMetadata, METADATA_COLUMNS, metadata_rows)
+    state.update_scores([(score.id, score.axis_score) for score in changed.values()], now=now)
+    by_character: dict[int, dict[int, float]] = {}
+    for score in scores.values():
+        by_character.setdefault(score.character_id, {})[score.axis_id] = score.axis_score
+    state.write_snapshots(
+        registry=registry,
+        states=[
+            state.CharacterState(
+                character_id=character.id,
+                seed=character.state_seed + (0 if genesis else events_per_character[character.id]),
+                scores=by_character.get(character.id, {}),
+            )
+            for character in characters
+            if character.id in events_per_character
+        ],
+        now=now,
+        base=genesis,
+    )
+    created = _recorded_events(event_ids, fresh, types, now, delta_rows, registry)
+    return _events_for(outcomes, created)
+
+
+def _idempotency_outcomes(requests: list[EventRequest], world_id: str, located) -> list[_Outcome]:
+    """Decide, for each request, whether to apply it or which event it replays."""
+    keys = [request.idempotency_key for request in requests if request.idempotency_key]
+    stored = statements.find_events_by_key(world_id, keys) if keys else {}
+    outcomes: list[_Outcome] = []
+    first_use: dict[str, int] = {}
+    for index, request in enumerate(requests):
+        key = request.idempotency_key
+        if key is None:
+            outcomes.append(_Apply())
+        elif key in stored:
+            event_id, request_hash = stored[key]
+            if request_hash != request.request_hash:
+                conflict = IdempotencyConflict(
+                    APPLY_EVENT_IDEMPOTENCY_CONFLICT.format(key=key, event_id=event_id),
+                    code="idempotency_conflict",
+                    location=ErrorLocation(part="idempotency_key"),
+                )
+                raise located(conflict, index)
+            outcomes.append(_ReplayStored(event_id))
+        elif key in first_use:
+            if requests[first_use[key]].request_hash != request.request_hash:
+                raise IdempotencyConflict(
+                    APPLY_EVENT_IDEMPOTENCY_CONFLICT.format(key=key, event_id="in this batch"),
+                    code="idempotency_conflict",
+                    location=ErrorLocation(part="idempotency_key", event_index=index),
+                )
+            outcomes.append(_RepeatInBatch(first_use[key]))
+        else:
+            first_use[key] = index
+            outcomes.append(_Apply())
+    return outcomes
+
+
+def _events_for(outcomes: list[_Outcome], created: list[Event]) -> list[Event]:
+    """Line up the new events and the replayed originals in request order."""
+    replayed_ids = [o.event_id for o in outcomes if isinstance(o, _ReplayStored)]
+    originals = load_recorded_events(replayed_ids) if replayed_ids else {}
+    new = iter(created)
+    result: list[Event] = []
+    for outcome in outcomes:
+        match outcome:
+            case _Apply():
+                result.append(next(new))
+            case _ReplayStored(event_id):
+                event = originals[event_id]
+                event.replayed = True
+                result.append(event)
+            case _RepeatInBatch(index):
+                result.append(result[index])
+    return result
+
+
+def _event_types(world: World, names: set[str]) -> dict[str, EventType]:
+    """Return the world's event types of these names, creating the missing ones."""
+    found = {
+        name: EventType.from_db(
+            connection.alias,
+            ["id", "world_id", "name", "description"],
+            [type_id, world.world_id, name, description],
+        )
+        for name, (type_id, description) in statements.find_event_types(
+            world.world_id, sorted(names)
+        ).items()
+    }
+    for name in sorted(names - found.keys()):
+        found[name] = EventType.objects.get_or_create(world=world, name=name)[0]
+    return found
+
+
+def _insert_events(world_id, requests: list[EventRequest], types, now) -> list[int]:
+    rows = [
+        (
+            world_id,
+            types[request.event_type].pk,
+            now,
+            request.idempotency_key,
+            request.request_hash,
+        )
+        for request in requests
+    ]
+    keyed = any(request.idempotency_key for request in requests)
+    try:
+        # A savepoint only when a key could collide, so the common path stays short.
+        with transaction.atomic() if keyed else nullcontext():
+            return statements.insert_events(rows)
+    except IntegrityError as exc:
+        if not keyed:
+            raise
+        # Only the idempotency key is unique on this table: a concurrent request with
+        # the same key but other rows won the race; its payload necessarily differs.
+        raise IdempotencyConflict(
+            APPLY_EVENT_IDEMPOTENCY_RACE.format(
+                key=", ".join(r.idempotency_key for r in requests if r.idempotency_key)
+            ),
+            code="idempotency_conflict",
+            location=ErrorLocation(part="idempotency_key"),
+        ) from exc
+
+
+def _recorded_events(
+    event_ids, requests: list[EventRequest], types, now, delta_rows, registry: WorldRegistry
+) -> list[Event]:
+    """Return the new events as loaded model instances carrying what was written."""
+    deltas: dict[int, list[RecordedDelta]] = {}
+    for event_id, _, character_id, axis_id, old, new, applied, requested in delta_rows:
+        deltas.setdefault(event_id, []).append(
+            RecordedDelta.labelled(
+                registry.by_id[axis_id], character_id, old, new, applied, requested
+            )
+        )
+    events = []
+    for event_id, request in zip(event_ids, requests, strict=True):
+        event = Event.from_db(
+            connection.alias,
+            _EVENT_FIELDS,
+            [
+                event_id,
+                request.world_id,
+                types[request.event_type].pk,
+                now,
+                request.idempotency_key,
+                request.request_hash,
+            ],
+        )
+        event.event_type = types[request.event_type]
+        event.replayed = False
+        event.recorded = RecordedEvent.of(deltas[event_id], request.metadata)
+        events.append(event)
+    return events
+
+
+def _check_axes(request: EventRequest, registry: WorldRegistry) -> None:
+    for character_id, axes in request.deltas.items():
+        for axis_name in axes:
+            axis = registry.by_name.get(axis_name)
+            if axis is None or not axis.is_active:
+                message = APPLY_EVENT_UNKNOWN_AXIS if axis is None else APPLY_EVENT_RETIRED_AXIS
+                raise LedgerError(
+                    message.format(axis=axis_name, world_id=registry.world_id),
+                    code="unknown_axis" if axis is None else "retired_axis",
+                    location=ErrorLocation(
+                        part="deltas", character_id=character_id, axis=axis_name
+                    ),
+                )
+
+
+@dataclass
+class _Character:
+    id: int
+    world_id: str
+    state_seed: int
+
+
+def _lock_characters(touched: list[int], world: World) -> list[_Character]:
+    """Lock the touched characters in id order, and check they live in ``world``.
+
+    Every writer locks characters before scores and each set in id order, so two events
+    touching the same characters queue instead of deadlocking.
+    """
+    found = {row[0]: _Character(*row) for row in statements.lock_characters(touched)}
+    for character_id in touched:
+        character = found.get(character_id)
+        location = ErrorLocation(part="deltas", character_id=character_id)
+        if character is None:
+            raise LedgerError(
+                APPLY_EVENT_UNKNOWN_CHARACTER.format(character_id=character_id),
+                code="unknown_character",
+                location=location,
+            )
+        if character.world_id != world.world_id:
+            raise LedgerError(
+                APPLY_EVENT_FOREIGN_CHARACTER.format(
+                    character_id=character_id, other=character.world_id, world_id=world.world_id
+                ),
+                code="foreign_character",
+                location=location,
+            )
+    return list(found.values())
+
+
+def _lock_scores(
+    requests: list[EventRequest], touched: list[int], world: World, registry: WorldRegistry
+) -> dict[tuple[int, int], state.LockedScore]:
+    """Lock every score row of the touched characters, in id order.
+
+    All of a character's scores are needed to re-derive its snapshot, so one locking
+    read serves both purposes.
+    """
+    scores = {
+        (score.character_id, score.axis_id): score
+        for score in state.lock_scores(world_id=world.world_id, character_ids=touched)
+    }
+    needed = {
+        (cid, name) for request in requests for cid, axes in request.deltas.items() for name in axes
+    }
+    for character_id, axis_name in sorted(needed):
+        if (character_id, registry.by_name[axis_name].id) not in scores:
+            raise LedgerError(
+                APPLY_EVENT_MISSING_SCORE.format(
+                    character_id=character_id, axis=axis_name, world_id=world.world_id
+                ),
+                code="missing_score",
+                location=ErrorLocation(part="deltas", character_id=character_id, axis=axis_name),
+            )
+    return scores

@@ -1,0 +1,225 @@
+"""The checks of an event request that need no database, and their error messages.
+
+``validate_request`` turns the keyword arguments of ``apply_event`` (or one item of a
+batch) into an ``EventRequest``, or raises ``LedgerError`` naming the offending part of
+the request. What needs the database (the world, its axes, the characters) is checked by
+``ledger.services.events`` once the rows are read.
+"""
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ledger.exceptions import ErrorLocation, LedgerError
+
+# Event types the product itself writes; clients may not forge them.
+CHARACTER_CREATED = "character_created"
+AXES_ADDED = "policy_axes_added"
+SYSTEM_EVENT_TYPES = frozenset({CHARACTER_CREATED, AXES_ADDED})
+
+EVENT_TYPE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
+MAX_METADATA_ENTRIES = 50
+MAX_METADATA_KEY_LENGTH = 100
+MAX_METADATA_VALUE_LENGTH = 1000
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+BATCH_ITEM_KEYS = frozenset({"event_type", "deltas", "metadata", "idempotency_key"})
+
+APPLY_EVENT_UNKNOWN_WORLD = "unknown world {world_id!r}"
+APPLY_EVENT_WORLD_NOT_SYNCED = (
+    "world {world_id!r} has no synced policy; run `manage.py sync_policies {world_id}`"
+)
+APPLY_EVENT_BAD_EVENT_TYPE = (
+    "event_type must be a string of 1-100 letters, digits, '_', '.', ':' or '-', "
+    "starting with a letter (got {value!r})"
+)
+APPLY_EVENT_RESERVED_EVENT_TYPE = "event_type {value!r} is reserved for the system"
+APPLY_EVENT_NO_DELTAS = "an event needs at least one delta"
+APPLY_EVENT_DELTAS_NOT_MAPPING = (
+    "deltas must map character ids to {{axis name: delta}} (got {kind})"
+)
+APPLY_EVENT_BAD_CHARACTER_ID = "character id must be a positive integer (got {value!r})"
+APPLY_EVENT_AXES_NOT_MAPPING = "deltas of character {character_id} must map axis names to numbers"
+APPLY_EVENT_BAD_AXIS_NAME = "axis name must be a non-empty string (got {value!r})"
+APPLY_EVENT_BAD_DELTA = "delta for axis {axis!r} must be a finite number (got {value!r})"
+APPLY_EVENT_METADATA_NOT_MAPPING = "metadata must map strings to strings (got {kind})"
+APPLY_EVENT_TOO_MUCH_METADATA = f"metadata takes at most {MAX_METADATA_ENTRIES} entries"
+APPLY_EVENT_BAD_METADATA_KEY = (
+    f"metadata keys must be non-empty strings of at most {MAX_METADATA_KEY_LENGTH} "
+    "characters (got {value!r})"
+)
+APPLY_EVENT_BAD_METADATA_VALUE = (
+    f"metadata value of {{key!r}} must be a string of at most {MAX_METADATA_VALUE_LENGTH} "
+    "characters (got {kind})"
+)
+APPLY_EVENT_BAD_IDEMPOTENCY_KEY = (
+    f"idempotency_key must be a non-empty string of at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
+)
+APPLY_EVENTS_EMPTY = "events must be a non-empty list of events"
+APPLY_EVENTS_NOT_MAPPING = "an event must be an object"
+APPLY_EVENTS_UNKNOWN_KEYS = "unknown key(s) {keys}"
+
+
+@dataclass(frozen=True)
+class EventRequest:
+    """A request that passed the checks that need no database, normalised."""
+
+    world_id: str
+    event_type: str
+    deltas: dict[int, dict[str, float]]
+    metadata: dict[str, str]
+    idempotency_key: str | None
+
+    @property
+    def request_hash(self) -> str:
+        """Return the digest an idempotent retry must match (key order and -0.0 aside)."""
+        canonical = json.dumps(
+            {
+                "event_type": self.event_type,
+                "deltas": {str(cid): axes for cid, axes in self.deltas.items()},
+                "metadata": self.metadata,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def refuse_system_event_type(event_type) -> None:
+    """Refuse the event types only the product writes, for a client's request."""
+    if isinstance(event_type, str) and event_type in SYSTEM_EVENT_TYPES:
+        raise LedgerError(
+            APPLY_EVENT_RESERVED_EVENT_TYPE.format(value=event_type),
+            code="reserved_event_type",
+            location=ErrorLocation(part="event_type"),
+        )
+
+
+def validate_batch_item(item) -> dict:
+    """Return one batch item as ``validate_request`` keyword arguments, or refuse it."""
+    if not isinstance(item, Mapping):
+        raise LedgerError(APPLY_EVENTS_NOT_MAPPING, code="invalid")
+    unknown = set(item) - BATCH_ITEM_KEYS
+    if unknown:
+        raise LedgerError(
+            APPLY_EVENTS_UNKNOWN_KEYS.format(keys=", ".join(sorted(map(str, unknown)))),
+            code="invalid",
+        )
+    refuse_system_event_type(item.get("event_type"))
+    return {key: item.get(key) for key in BATCH_ITEM_KEYS}
+
+
+def validate_request(*, world_id, event_type, deltas, metadata, idempotency_key) -> EventRequest:
+    """Check everything that needs no database, and normalise the request."""
+    if not isinstance(world_id, str) or not world_id:
+        raise LedgerError(
+            APPLY_EVENT_UNKNOWN_WORLD.format(world_id=world_id),
+            code="unknown_world",
+            location=ErrorLocation(part="world_id"),
+        )
+    if not isinstance(event_type, str) or not EVENT_TYPE_PATTERN.match(event_type):
+        raise LedgerError(
+            APPLY_EVENT_BAD_EVENT_TYPE.format(value=event_type),
+            code="invalid",
+            location=ErrorLocation(part="event_type"),
+        )
+    return EventRequest(
+        world_id=world_id,
+        event_type=event_type,
+        deltas=_validate_deltas(deltas),
+        metadata=_validate_metadata(metadata),
+        idempotency_key=_validate_idempotency_key(idempotency_key),
+    )
+
+
+def _validate_deltas(deltas) -> dict[int, dict[str, float]]:
+    if not isinstance(deltas, Mapping):
+        raise LedgerError(
+            APPLY_EVENT_DELTAS_NOT_MAPPING.format(kind=type(deltas).__name__),
+            code="invalid",
+            location=ErrorLocation(part="deltas"),
+        )
+    clean_deltas: dict[int, dict[str, float]] = {}
+    for character_id, axes in deltas.items():
+        if isinstance(character_id, bool) or not isinstance(character_id, int) or character_id < 1:
+            raise LedgerError(
+                APPLY_EVENT_BAD_CHARACTER_ID.format(value=character_id),
+                code="invalid",
+                location=ErrorLocation(part="deltas"),
+            )
+        character = ErrorLocation(part="deltas", character_id=character_id)
+        if not isinstance(axes, Mapping):
+            raise LedgerError(
+                APPLY_EVENT_AXES_NOT_MAPPING.format(character_id=character_id),
+                code="invalid",
+                location=character,
+            )
+        clean_axes = {}
+        for axis_name, delta in axes.items():
+            if not isinstance(axis_name, str) or not axis_name:
+                raise LedgerError(
+                    APPLY_EVENT_BAD_AXIS_NAME.format(value=axis_name),
+                    code="invalid",
+                    location=character,
+                )
+            if (
+                isinstance(delta, bool)
+                or not isinstance(delta, int | float)
+                or not math.isfinite(delta)
+            ):
+                raise LedgerError(
+                    APPLY_EVENT_BAD_DELTA.format(axis=axis_name, value=delta),
+                    code="invalid",
+                    location=ErrorLocation(
+                        part="deltas", character_id=character_id, axis=axis_name
+                    ),
+                )
+            clean_axes[axis_name] = float(delta) + 0.0  # -0.0 is 0.0 (one request hash)
+        if clean_axes:
+            clean_deltas[character_id] = clean_axes
+    if not clean_deltas:
+        raise LedgerError(
+            APPLY_EVENT_NO_DELTAS, code="invalid", location=ErrorLocation(part="deltas")
+        )
+    return clean_deltas
+
+
+def _validate_metadata(metadata) -> dict[str, str]:
+    if metadata is None:
+        return {}
+    whole = ErrorLocation(part="metadata")
+    if not isinstance(metadata, Mapping):
+        raise LedgerError(
+            APPLY_EVENT_METADATA_NOT_MAPPING.format(kind=type(metadata).__name__),
+            code="invalid",
+            location=whole,
+        )
+    if len(metadata) > MAX_METADATA_ENTRIES:
+        raise LedgerError(APPLY_EVENT_TOO_MUCH_METADATA, code="invalid", location=whole)
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key or len(key) > MAX_METADATA_KEY_LENGTH:
+            raise LedgerError(
+                APPLY_EVENT_BAD_METADATA_KEY.format(value=key), code="invalid", location=whole
+            )
+        if not isinstance(value, str) or len(value) > MAX_METADATA_VALUE_LENGTH:
+            kind = f"{len(value)} characters" if isinstance(value, str) else type(value).__name__
+            raise LedgerError(
+                APPLY_EVENT_BAD_METADATA_VALUE.format(key=key, kind=kind),
+                code="invalid",
+                location=ErrorLocation(part="metadata", key=key),
+            )
+    return dict(metadata)
+
+
+def _validate_idempotency_key(key) -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise LedgerError(
+            APPLY_EVENT_BAD_IDEMPOTENCY_KEY,
+            code="invalid",
+            location=ErrorLocation(part="idempotency_key"),
+        )
+    return key
