@@ -1,6 +1,6 @@
 """System check: the append-only triggers must be in the database."""
 
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, register
 from django.db import DatabaseError, connections
 from django.db.migrations.recorder import MigrationRecorder
 
@@ -9,15 +9,17 @@ from ledger.guard import missing_triggers
 GUARD_MIGRATION = ("ledger", "0002_append_only_triggers")
 
 
-@register()
+@register(Tags.database)
 def check_append_only_guard(app_configs, databases=None, **kwargs):
     """Fail when the guard's migration ran but its triggers are gone or disabled.
 
-    Before that migration has run (a new database) there is nothing to check yet, and
-    `migrate` must still be able to run.
+    A database check, as Django's own: it runs when a database is asked for
+    (``check --database default``, ``migrate``, the test runner), not on a plain
+    ``check``. Before that migration has run (a new database) there is nothing to check
+    yet, and ``migrate`` must still be able to run.
     """
     messages = []
-    for alias in databases or ["default"]:
+    for alias in databases or []:
         try:
             applied = MigrationRecorder(connections[alias]).applied_migrations()
             if GUARD_MIGRATION not in applied:

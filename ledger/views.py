@@ -161,15 +161,14 @@ class CharacterAxisStateView(LedgerAPIView):
             raise ApiError(
                 str(exc), status_code=status.HTTP_404_NOT_FOUND, code="unknown_event", field="as_of"
             ) from exc
-        policy_hash = character.world.policy_hash
         state = {
             "character_id": character.pk,
             "world_id": character.world_id,
             "state_seed": character.state_seed,
             "state_version": character.state_version,
             "state_updated_at": character.state_updated_at,
-            "policy_hash": policy_hash,
-            "snapshot_stale": character.state_version != policy_hash,
+            "policy_hash": character.world.policy_hash,
+            "snapshot_stale": character.snapshot_stale,
             "base_state": character.base_state_json,
             "current_state": character.current_state_json,
             "as_of": as_of,

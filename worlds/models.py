@@ -89,3 +89,11 @@ class Character(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.world_id})"
+
+    @property
+    def snapshot_stale(self) -> bool:
+        """Return whether the snapshot was derived under another policy than the world's.
+
+        Reads ``self.world``: select it with the character where many are shown.
+        """
+        return self.state_version != self.world.policy_hash

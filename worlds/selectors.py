@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 
 from django.conf import settings
@@ -22,16 +23,44 @@ def list_policy_reports() -> list[PolicyReport]:
     ]
 
 
-def get_registry_hashes() -> dict[str, str] | None:
+def get_registry_hashes(*, using: str = "default") -> dict[str, str] | None:
     """Return the synced policy hash of every world, or None if the database can't tell.
 
     None covers a database that is unreachable or not migrated yet: callers at start-up
     and in system checks must not fail for that.
     """
     try:
-        return dict(World.objects.values_list("world_id", "policy_hash"))
+        return dict(World.objects.using(using).values_list("world_id", "policy_hash"))
     except DatabaseError:
         return None
+
+
+class SyncState(StrEnum):
+    """How the registry compares with a world's policy files."""
+
+    INVALID = "invalid"
+    """The files have errors; they cannot be synced."""
+    UNSYNCED = "unsynced"
+    """The files are valid and the registry has never been synced from them."""
+    IN_SYNC = "in-sync"
+    """The registry holds the hash of the files as they are now."""
+    OUT_OF_DATE = "out-of-date"
+    """The files changed since the last sync."""
+
+
+def registry_sync_state(report: PolicyReport, registry_hash: str | None) -> SyncState:
+    """Return how the registry (its recorded ``registry_hash``) compares with the files.
+
+    The one answer to "is the registry in sync with the files", for the API, the admin,
+    the system checks and the start-up report.
+    """
+    if not report.is_valid:
+        return SyncState.INVALID
+    if not registry_hash:
+        return SyncState.UNSYNCED
+    if registry_hash == report.policy_hash:
+        return SyncState.IN_SYNC
+    return SyncState.OUT_OF_DATE
 
 
 @dataclass(frozen=True)
@@ -48,14 +77,13 @@ class WorldStatus:
     character_count: int
 
     @property
+    def sync_state(self) -> SyncState:
+        return registry_sync_state(self.report, self.registry_hash)
+
+    @property
     def in_sync(self) -> bool:
         """Return whether the registry mirrors the current, valid policy files."""
-        return (
-            self.has_files
-            and self.report.is_valid
-            and self.registry_hash is not None
-            and self.registry_hash == self.report.policy_hash
-        )
+        return self.has_files and self.sync_state is SyncState.IN_SYNC
 
 
 def list_world_statuses() -> list[WorldStatus]:

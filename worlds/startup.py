@@ -2,7 +2,12 @@
 
 import logging
 
-from worlds.selectors import get_registry_hashes, list_policy_reports
+from worlds.selectors import (
+    SyncState,
+    get_registry_hashes,
+    list_policy_reports,
+    registry_sync_state,
+)
 
 logger = logging.getLogger("pipeworks.policy")
 
@@ -19,7 +24,7 @@ def log_policy_reports() -> None:
             continue
         if hashes is None:
             registry = "registry status unknown (database unavailable)"
-        elif hashes.get(report.world_id) == report.policy_hash:
+        elif registry_sync_state(report, hashes.get(report.world_id)) is SyncState.IN_SYNC:
             registry = "registry in sync"
         else:
             registry = f"registry OUT OF DATE: run `manage.py sync_policies {report.world_id}`"

@@ -5,6 +5,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from ledger.models import Event
 from worlds.models import Character
@@ -33,7 +35,7 @@ def test_check_warns_when_the_registry_is_out_of_date(synced, worlds_dir, capsys
     path = worlds_dir / "beta/policies/axes.yaml"
     path.write_text(path.read_text().replace("default: 0.1", "default: 0.2"))
 
-    call_command("check")
+    call_command("check", "--database", "default")
 
     err = capsys.readouterr().err
     assert "worlds.W001" in err
@@ -43,7 +45,7 @@ def test_check_warns_when_the_registry_is_out_of_date(synced, worlds_dir, capsys
 
 @pytest.mark.django_db
 def test_check_is_clean_when_registry_mirrors_the_files(synced, capsys):
-    call_command("check")
+    call_command("check", "--database", "default")
     captured = capsys.readouterr()
     assert "worlds." not in captured.out + captured.err
 
@@ -92,3 +94,20 @@ def test_shipped_worlds_are_valid_and_load_demo_creates_history_once(settings):
 
     call_command("load_demo", stdout=out)
     assert Event.objects.count() == events
+
+
+@pytest.mark.django_db
+def test_a_plain_check_reads_no_database_and_still_fails_on_a_broken_policy(
+    synced, worlds_dir, capsys
+):
+    path = worlds_dir / "beta/policies/axes.yaml"
+    path.write_text(path.read_text().replace("default: 0.1", "default: 0.2"))
+
+    with CaptureQueriesContext(connection) as ctx:
+        call_command("check")
+    assert ctx.captured_queries == []
+    assert "worlds.W001" not in capsys.readouterr().err  # the registry needs --database
+
+    break_alpha(worlds_dir)
+    with pytest.raises(SystemCheckError, match="worlds.E001"):
+        call_command("check")

@@ -139,7 +139,7 @@ class CharacterAdmin(admin.ModelAdmin):
 
     @admin.display(description="snapshot")
     def snapshot_status(self, obj):
-        if obj.state_version == obj.world.policy_hash:
+        if not obj.snapshot_stale:
             return "current"
         return format_html('<strong class="pw-stale">{}</strong>', "stale")
 
@@ -169,7 +169,7 @@ class CharacterAdmin(admin.ModelAdmin):
             axes = axis_rows(character, registry)
         events, more_events = event_rows(character)
         charts, chart = score_history(character, registry)
-        stale = character.state_version != character.world.policy_hash
+        stale = character.snapshot_stale
         ledger_url = reverse("admin:ledger_event_changelist") + f"?character={character.pk}"
         return {
             "inspector": {

@@ -14,7 +14,7 @@ from pipeworks.admin import ReadOnlyAdmin, policy_files_hint, report_messages
 from worlds.exceptions import PolicySyncError
 from worlds.models import World
 from worlds.policies import PolicyReport, load_world_policy
-from worlds.selectors import list_policy_reports
+from worlds.selectors import SyncState, list_policy_reports, registry_sync_state
 from worlds.services import sync_world_policies
 
 SYNC_UNCHANGED = "World {world}: already in sync with the policy files; nothing was written."
@@ -27,13 +27,14 @@ def _report_for(world_id: str) -> PolicyReport:
 
 def _sync_status(registry_hash: str | None, report: PolicyReport) -> tuple[str, str]:
     """Return ``(state, text)``: how the registry compares with the files on disk."""
-    if not report.is_valid:
-        return "invalid", f"policy files have {len(report.errors)} error(s); sync refused"
-    if not registry_hash:
-        return "unsynced", "not synced yet"
-    if registry_hash == report.policy_hash:
-        return "in-sync", "in sync with the policy files"
-    return "out-of-date", "out of date: the policy files changed since the last sync"
+    state = registry_sync_state(report, registry_hash)
+    texts = {
+        SyncState.INVALID: f"policy files have {len(report.errors)} error(s); sync refused",
+        SyncState.UNSYNCED: "not synced yet",
+        SyncState.IN_SYNC: "in sync with the policy files",
+        SyncState.OUT_OF_DATE: "out of date: the policy files changed since the last sync",
+    }
+    return state.value, texts[state]
 
 
 def _report_axis(report: PolicyReport, name: str) -> dict:
@@ -162,7 +163,7 @@ class WorldAdmin(ReadOnlyAdmin):
             return
         for plan in result.plans:
             if plan.changed:
-                changes = "; ".join(plan.describe())
+                changes = "; ".join(plan.describe_done())
                 message = SYNC_CHANGED.format(world=plan.world_id, changes=changes)
                 self.message_user(request, message, messages.SUCCESS)
             else:
