@@ -54,7 +54,9 @@ from worlds.policies import (
     PolicyIssue,
     discover_worlds,
     load_world_policy,
+    loader,
     policy_content_hash,
+    yaml_source,
 )
 
 LABELS = ["poor", "modest", "well-kept", "wealthy", "decadent"]
@@ -1127,3 +1129,27 @@ def test_random_mutations_never_raise_and_always_explain_invalidity(data):
         assert all(issue.message for issue in report.errors)
     json.dumps(report.as_dict())
     assert report.format_text()
+
+
+def test_a_world_is_parsed_once_per_content_and_an_edit_is_seen_at_once(tmp_path, monkeypatch):
+    world = write_world(tmp_path)
+    parses = []
+    original = yaml_source._read_source
+    monkeypatch.setattr(
+        yaml_source, "_read_source", lambda *args: parses.append(args[0]) or original(*args)
+    )
+    monkeypatch.setattr(loader, "_read_source", yaml_source._read_source)
+
+    first = load_world_policy(world)
+    again = load_world_policy(world)
+    assert again is first
+    assert len(parses) == 2  # axes.yaml and thresholds.yaml, once
+
+    # Same size, and possibly the same modification time: the content decides.
+    path = world / "policies" / AXES_FILE
+    path.write_text(path.read_text().replace("0.1.0", "0.1.1"))
+    edited = load_world_policy(world)
+
+    assert len(parses) == 4
+    assert edited.version == "0.1.1"
+    assert first.version == "0.1.0"

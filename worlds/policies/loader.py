@@ -1,6 +1,7 @@
 """Find the worlds on disk and turn one world's policy files into a ``PolicyReport``."""
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from worlds.policies.hashing import _canonical, policy_content_hash
@@ -11,11 +12,14 @@ from worlds.policies.validation import (
     _check_thresholds,
     _check_top_level,
 )
-from worlds.policies.yaml_source import _Collector, _read_source
+from worlds.policies.yaml_source import _Collector, _read_bytes, _read_source
 
 AXES_FILE = "axes.yaml"
 THRESHOLDS_FILE = "thresholds.yaml"
 POLICIES_DIR = "policies"
+
+# Reports kept per process, by world and file content (a few worlds, each a few versions).
+REPORT_CACHE_SIZE = 256
 
 # Warnings.
 POLICY_VERSION_MISMATCH = "version {version!r} differs from axes.yaml version {axes_version!r}"
@@ -25,7 +29,9 @@ def load_world_policy(world_dir: str | os.PathLike, world_id: str | None = None)
     """Load, validate and hash the policy files of one world.
 
     Bad content and missing or unreadable files never raise: each becomes an error in the
-    report, and every problem is reported, not only the first.
+    report, and every problem is reported, not only the first. The files are read on
+    every call, and parsed once per process and content: the system checks, the admin
+    and the API ask for the same reports over and over. Treat reports as read-only.
 
     Args:
         world_dir: The world's directory, holding ``policies/axes.yaml`` and
@@ -40,9 +46,23 @@ def load_world_policy(world_dir: str | os.PathLike, world_id: str | None = None)
     if world_id is None:
         # abspath, not resolve: "." must name the directory without following symlinks.
         world_id = Path(os.path.abspath(directory)).name
+    files = directory / POLICIES_DIR / AXES_FILE, directory / POLICIES_DIR / THRESHOLDS_FILE
+    contents = tuple(_read_bytes(path) for path in files)
+    if any(isinstance(content, OSError) for content in contents):
+        return _load(world_id, directory, files, contents)
+    return _load_cached(world_id, directory, files, contents)
+
+
+@lru_cache(maxsize=REPORT_CACHE_SIZE)
+def _load_cached(world_id: str, directory: Path, files, contents) -> PolicyReport:
+    return _load(world_id, directory, files, contents)
+
+
+def _load(world_id: str, directory: Path, files, contents) -> PolicyReport:
+    """Validate and hash the two files' contents into the world's report."""
     collector = _Collector()
-    axes_source = _read_source(directory / POLICIES_DIR / AXES_FILE, collector)
-    thresholds_source = _read_source(directory / POLICIES_DIR / THRESHOLDS_FILE, collector)
+    axes_source = _read_source(files[0], contents[0], collector)
+    thresholds_source = _read_source(files[1], contents[1], collector)
 
     version, axes = _check_top_level(axes_source, collector, require_axes=True)
     thresholds_version, threshold_axes = _check_top_level(

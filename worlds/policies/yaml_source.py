@@ -50,11 +50,21 @@ class _Collector:
         self.warnings.append(source.issue(path, message))
 
 
-def _read_source(path: Path, collector: _Collector) -> _Source:
-    """Read and parse one policy file, reporting why it cannot be used."""
+def _read_bytes(path: Path) -> bytes | OSError:
+    """Return the content of a policy file, or the error that kept it from being read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        return exc
+
+
+def _read_source(path: Path, content: bytes | OSError, collector: _Collector) -> _Source:
+    """Parse one policy file's ``content`` (from ``_read_bytes``), reporting why it is unusable."""
     source = _Source(file=str(path))
     try:
-        text = path.read_text(encoding="utf-8")
+        if isinstance(content, OSError):
+            raise content
+        text = content.decode("utf-8")
     except FileNotFoundError:
         collector.error(source, (), POLICY_FILE_MISSING)
         collector.missing.append(path.name)
