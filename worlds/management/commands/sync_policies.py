@@ -54,7 +54,7 @@ class Command(BaseCommand):
                     {
                         "world_id": plan.world_id,
                         "changed": plan.changed,
-                        "changes": plan.describe(),
+                        "changes": plan.describe() if dry_run else plan.describe_done(),
                         "report": plan.report.as_dict(),
                     }
                     for plan in result.plans
@@ -72,7 +72,7 @@ class Command(BaseCommand):
                 continue
             verb = "would change" if dry_run else "synced"
             self.stdout.write(self.style.SUCCESS(f"{plan.world_id}: {verb}"))
-            for line in plan.describe():
+            for line in plan.describe() if dry_run else plan.describe_done():
                 self.stdout.write(f"  - {line}")
             if verbosity >= 2 or report.warnings:
                 for issue in report.warnings:
