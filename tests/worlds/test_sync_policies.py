@@ -92,8 +92,10 @@ def test_dry_run_reports_changes_and_writes_nothing(synced, worlds_dir):
     assert table_state() == before
     alpha = result.plans[0]
     assert alpha.changed and not result.plans[1].changed
-    assert list(alpha.axes_updated) == ["wealth"]
-    assert any("re-derive 1 character snapshot" in line for line in alpha.describe())
+    assert [line.split(":")[0] for line in alpha.describe() if line.startswith("update")] == [
+        "update axis wealth"
+    ]
+    assert "re-derive 1 character snapshot(s)" in alpha.describe()
 
 
 @pytest.mark.django_db
@@ -204,7 +206,7 @@ def test_new_axis_gives_existing_characters_their_default_through_the_ledger(syn
 
     result = sync_world_policies()
 
-    assert result.plans[0].axes_created == ["charm"]
+    assert "create axis charm" in result.plans[0].describe_done()
     deltas = EventEntityAxisDelta.objects.filter(axis__name="charm").select_related("event")
     assert sorted(d.character_id for d in deltas) == [first.pk, second.pk]
     for delta in deltas:
@@ -230,7 +232,7 @@ def test_retired_axis_that_returns_is_reactivated_and_backfilled(synced, worlds_
     (worlds_dir / "alpha/policies/axes.yaml").write_text(original_axes)
     result = sync_world_policies()
 
-    assert result.plans[0].axes_reactivated == ["luck"]
+    assert result.plans[0].describe_done()[0] == "reactivate axis luck"
     luck = Axis.objects.get(world="alpha", name="luck")
     assert luck.is_active and luck.retired_at is None
     assert CharacterAxisScore.objects.get(character=veteran, axis=luck).axis_score == 0.9
@@ -251,7 +253,9 @@ def test_changed_bands_replace_the_axis_values(synced, worlds_dir):
 
     result = sync_world_policies()
 
-    assert list(result.plans[0].axes_updated) == ["health"]
+    assert [line.split(":")[0] for line in result.plans[0].describe_done()][:1] == [
+        "update axis health"
+    ]
     health = Axis.objects.get(world="alpha", name="health")
     assert list(health.values.values_list("value", "ordinal")) == [
         ("ailing", 0),

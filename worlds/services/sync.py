@@ -129,25 +129,6 @@ class WorldPlan:
         """Return how many snapshots the plan re-derives (every character of the world)."""
         return sum(step.characters for step in self.steps if isinstance(step, RederiveSnapshots))
 
-    @property
-    def axes_created(self) -> list[str]:
-        return [s.policy.name for s in self._axis_steps() if s.axis_id is None]
-
-    @property
-    def axes_updated(self) -> dict[str, list[str]]:
-        return {s.policy.name: list(s.differences) for s in self._axis_steps() if s.differences}
-
-    @property
-    def axes_reactivated(self) -> list[str]:
-        return [s.policy.name for s in self._axis_steps() if s.reactivate]
-
-    @property
-    def axes_retired(self) -> list[str]:
-        return [name for s in self.steps if isinstance(s, RetireAxes) for name in s.names]
-
-    def _axis_steps(self) -> list[WriteAxis]:
-        return [step for step in self.steps if isinstance(step, WriteAxis)]
-
     def describe(self) -> list[str]:
         """Return one human line per planned change (empty when the world is up to date)."""
         return [line for step in self.steps for line in step.describe(self.world_id)]
