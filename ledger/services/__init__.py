@@ -1,22 +1,25 @@
 """The ledger's writes: events (``events``) and the character state they move (``state``).
 
-``events`` is the only code that creates Event, delta and metadata rows; ``state`` is the
-only code that writes score rows and snapshots. Both are re-exported here, so callers
-write ``from ledger.services import apply_event``.
+``events`` is the only code that creates Event, delta and metadata rows, with the checks
+of ``validation`` (no database), ``locking`` (under the row locks) and ``idempotency``;
+``state`` is the only code that writes score rows and snapshots. The public names are
+re-exported here, so callers write ``from ledger.services import apply_event``.
 """
 
 from ledger.services.events import (
     APPLY_EVENT_DATABASE_ERROR,
-    APPLY_EVENT_FOREIGN_CHARACTER,
-    APPLY_EVENT_IDEMPOTENCY_CONFLICT,
     APPLY_EVENT_IDEMPOTENCY_RACE,
+    apply_event,
+    apply_events,
+    record_system_event,
+)
+from ledger.services.idempotency import APPLY_EVENT_IDEMPOTENCY_CONFLICT
+from ledger.services.locking import (
+    APPLY_EVENT_FOREIGN_CHARACTER,
     APPLY_EVENT_MISSING_SCORE,
     APPLY_EVENT_RETIRED_AXIS,
     APPLY_EVENT_UNKNOWN_AXIS,
     APPLY_EVENT_UNKNOWN_CHARACTER,
-    apply_event,
-    apply_events,
-    record_system_event,
 )
 from ledger.services.state import (
     CharacterState,

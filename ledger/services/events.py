@@ -9,7 +9,6 @@ savepoint) rolls back, so nothing is half-written.
 
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
@@ -19,8 +18,8 @@ from axes.scoring import apply_delta
 from ledger import statements
 from ledger.exceptions import ErrorLocation, IdempotencyConflict, LedgerError
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
-from ledger.selectors import RecordedDelta, RecordedEvent, load_recorded_events
-from ledger.services import state
+from ledger.selectors import RecordedDelta, RecordedEvent
+from ledger.services import idempotency, locking, state
 from ledger.services.validation import (
     APPLY_EVENT_UNKNOWN_WORLD,
     APPLY_EVENT_WORLD_NOT_SYNCED,
@@ -45,19 +44,6 @@ DELTA_COLUMNS = (
 METADATA_COLUMNS = ("event_id", "world_id", "key", "value")
 _EVENT_FIELDS = ("id", "world_id", "event_type_id", "timestamp", "idempotency_key", "request_hash")
 
-APPLY_EVENT_UNKNOWN_AXIS = "unknown axis {axis!r} in world {world_id!r}"
-APPLY_EVENT_RETIRED_AXIS = "axis {axis!r} is retired in world {world_id!r} and takes no deltas"
-APPLY_EVENT_UNKNOWN_CHARACTER = "unknown character {character_id}"
-APPLY_EVENT_FOREIGN_CHARACTER = (
-    "character {character_id} belongs to world {other!r}, not {world_id!r}"
-)
-APPLY_EVENT_MISSING_SCORE = (
-    "character {character_id} has no score on axis {axis!r}; "
-    "run `manage.py sync_policies {world_id}` to backfill it"
-)
-APPLY_EVENT_IDEMPOTENCY_CONFLICT = (
-    "idempotency_key {key!r} was already used for a different request (event {event_id})"
-)
 APPLY_EVENT_IDEMPOTENCY_RACE = (
     "idempotency_key {key!r} was used at the same moment by a different request"
 )
@@ -172,31 +158,6 @@ def _record_or_refuse(requests: list[EventRequest], *, batched: bool) -> list[Ev
         ) from exc
 
 
-# What the idempotency check decided for each request of a call.
-
-
-@dataclass(frozen=True)
-class _Apply:
-    """A request to apply: no key, or a key used for the first time."""
-
-
-@dataclass(frozen=True)
-class _ReplayStored:
-    """A retry of an event already in the ledger: answer with that event."""
-
-    event_id: int
-
-
-@dataclass(frozen=True)
-class _RepeatInBatch:
-    """A key repeated within one batch: the same event as the earlier request."""
-
-    index: int
-
-
-_Outcome = _Apply | _ReplayStored | _RepeatInBatch
-
-
 @transaction.atomic
 def _record(requests: list[EventRequest], *, genesis: bool, batched: bool = False) -> list[Event]:
     """Apply validated requests of one world, in order, in one transaction.
@@ -226,13 +187,13 @@ def _record(requests: list[EventRequest], *, genesis: bool, batched: bool = Fals
     registry = get_world_registry(world)
     for index, request in enumerate(requests):
         try:
-            _check_axes(request, registry)
+            locking.check_axes(request, registry)
         except LedgerError as exc:
             raise located(exc, index) from None
     touched = sorted({cid for request in requests for cid in request.deltas})
     try:
-        characters = _lock_characters(touched, world)
-        scores = _lock_scores(requests, touched, world, registry)
+        characters = locking.lock_characters(touched, world)
+        scores = locking.lock_scores(requests, touched, world, registry)
     except LedgerError as exc:
         # The checks ran over the whole batch; point at the first event naming the row.
         character_id = exc.location.character_id
@@ -241,14 +202,14 @@ def _record(requests: list[EventRequest], *, genesis: bool, batched: bool = Fals
 
     # Checked after the locks: a concurrent retry of the same request touches the
     # same rows, so it waits here and then sees the committed original.
-    outcomes = _idempotency_outcomes(requests, world_id, located)
+    outcomes = idempotency.decide(requests, world_id, located)
     fresh = [
         request
         for request, outcome in zip(requests, outcomes, strict=True)
-        if isinstance(outcome, _Apply)
+        if isinstance(outcome, idempotency.Apply)
     ]
     if not fresh:
-        return _events_for(outcomes, [])
+        return idempotency.line_up(outcomes, [])
 
     now = timezone.now()
     types = _event_types(world, {request.event_type for request in fresh})
@@ -303,60 +264,7 @@ def _record(requests: list[EventRequest], *, genesis: bool, batched: bool = Fals
         base=genesis,
     )
     created = _recorded_events(event_ids, fresh, types, now, delta_rows, registry)
-    return _events_for(outcomes, created)
-
-
-def _idempotency_outcomes(requests: list[EventRequest], world_id: str, located) -> list[_Outcome]:
-    """Decide, for each request, whether to apply it or which event it replays."""
-    keys = [request.idempotency_key for request in requests if request.idempotency_key]
-    stored = statements.find_events_by_key(world_id, keys) if keys else {}
-    outcomes: list[_Outcome] = []
-    first_use: dict[str, int] = {}
-    for index, request in enumerate(requests):
-        key = request.idempotency_key
-        if key is None:
-            outcomes.append(_Apply())
-        elif key in stored:
-            event_id, request_hash = stored[key]
-            if request_hash != request.request_hash:
-                conflict = IdempotencyConflict(
-                    APPLY_EVENT_IDEMPOTENCY_CONFLICT.format(key=key, event_id=event_id),
-                    code="idempotency_conflict",
-                    location=ErrorLocation(part="idempotency_key"),
-                )
-                raise located(conflict, index)
-            outcomes.append(_ReplayStored(event_id))
-        elif key in first_use:
-            if requests[first_use[key]].request_hash != request.request_hash:
-                raise IdempotencyConflict(
-                    APPLY_EVENT_IDEMPOTENCY_CONFLICT.format(key=key, event_id="in this batch"),
-                    code="idempotency_conflict",
-                    location=ErrorLocation(part="idempotency_key", event_index=index),
-                )
-            outcomes.append(_RepeatInBatch(first_use[key]))
-        else:
-            first_use[key] = index
-            outcomes.append(_Apply())
-    return outcomes
-
-
-def _events_for(outcomes: list[_Outcome], created: list[Event]) -> list[Event]:
-    """Line up the new events and the replayed originals in request order."""
-    replayed_ids = [o.event_id for o in outcomes if isinstance(o, _ReplayStored)]
-    originals = load_recorded_events(replayed_ids) if replayed_ids else {}
-    new = iter(created)
-    result: list[Event] = []
-    for outcome in outcomes:
-        match outcome:
-            case _Apply():
-                result.append(next(new))
-            case _ReplayStored(event_id):
-                event = originals[event_id]
-                event.replayed = True
-                result.append(event)
-            case _RepeatInBatch(index):
-                result.append(result[index])
-    return result
+    return idempotency.line_up(outcomes, created)
 
 
 def _event_types(world: World, names: set[str]) -> dict[str, EventType]:
@@ -436,79 +344,3 @@ def _recorded_events(
         event.recorded = RecordedEvent.of(deltas[event_id], request.metadata)
         events.append(event)
     return events
-
-
-def _check_axes(request: EventRequest, registry: WorldRegistry) -> None:
-    for character_id, axes in request.deltas.items():
-        for axis_name in axes:
-            axis = registry.by_name.get(axis_name)
-            if axis is None or not axis.is_active:
-                message = APPLY_EVENT_UNKNOWN_AXIS if axis is None else APPLY_EVENT_RETIRED_AXIS
-                raise LedgerError(
-                    message.format(axis=axis_name, world_id=registry.world_id),
-                    code="unknown_axis" if axis is None else "retired_axis",
-                    location=ErrorLocation(
-                        part="deltas", character_id=character_id, axis=axis_name
-                    ),
-                )
-
-
-@dataclass
-class _Character:
-    id: int
-    world_id: str
-    state_seed: int
-
-
-def _lock_characters(touched: list[int], world: World) -> list[_Character]:
-    """Lock the touched characters in id order, and check they live in ``world``.
-
-    Every writer locks characters before scores and each set in id order, so two events
-    touching the same characters queue instead of deadlocking.
-    """
-    found = {row[0]: _Character(*row) for row in statements.lock_characters(touched)}
-    for character_id in touched:
-        character = found.get(character_id)
-        location = ErrorLocation(part="deltas", character_id=character_id)
-        if character is None:
-            raise LedgerError(
-                APPLY_EVENT_UNKNOWN_CHARACTER.format(character_id=character_id),
-                code="unknown_character",
-                location=location,
-            )
-        if character.world_id != world.world_id:
-            raise LedgerError(
-                APPLY_EVENT_FOREIGN_CHARACTER.format(
-                    character_id=character_id, other=character.world_id, world_id=world.world_id
-                ),
-                code="foreign_character",
-                location=location,
-            )
-    return list(found.values())
-
-
-def _lock_scores(
-    requests: list[EventRequest], touched: list[int], world: World, registry: WorldRegistry
-) -> dict[tuple[int, int], state.LockedScore]:
-    """Lock every score row of the touched characters, in id order.
-
-    All of a character's scores are needed to re-derive its snapshot, so one locking
-    read serves both purposes.
-    """
-    scores = {
-        (score.character_id, score.axis_id): score
-        for score in state.lock_scores(world_id=world.world_id, character_ids=touched)
-    }
-    needed = {
-        (cid, name) for request in requests for cid, axes in request.deltas.items() for name in axes
-    }
-    for character_id, axis_name in sorted(needed):
-        if (character_id, registry.by_name[axis_name].id) not in scores:
-            raise LedgerError(
-                APPLY_EVENT_MISSING_SCORE.format(
-                    character_id=character_id, axis=axis_name, world_id=world.world_id
-                ),
-                code="missing_score",
-                location=ErrorLocation(part="deltas", character_id=character_id, axis=axis_name),
-            )
-    return scores
