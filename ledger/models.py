@@ -16,7 +16,7 @@ from ledger.exceptions import LedgerImmutableError
 from worlds.models import Character, World
 
 if TYPE_CHECKING:
-    from ledger.selectors import RecordedEvent
+    from ledger.records import RecordedEvent
 
 LEDGER_IMMUTABLE = "the ledger is append-only: {operation} on {model} is refused"
 
@@ -114,8 +114,8 @@ class Event(LedgerModel):
     recorded: "RecordedEvent | None" = None
     """The event's deltas (with labels) and metadata as written, so no caller re-reads them.
 
-    Set by ``apply_event`` and ``ledger.selectors.load_recorded_events``; None on events
-    loaded any other way.
+    Set by ``apply_event`` and by ``load_recorded_events`` of the ledger's selectors; None
+    on events loaded any other way.
     """
 
     class Meta(LedgerModel.Meta):

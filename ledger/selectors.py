@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from django.db.models import OuterRef, Subquery
 
 from axes.models import Axis, CharacterAxisScore
-from axes.registry import RegisteredAxis, WorldRegistry, get_world_registry
+from axes.registry import WorldRegistry, get_world_registry
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata
+from ledger.records import RecordedDelta, RecordedEvent
 from worlds.models import Character
 
 DEFAULT_EVENT_LIMIT = 50
@@ -128,63 +129,6 @@ def list_character_events(
     event_ids = event_ids[:limit]
     events = serialize_events(event_ids, character=character)
     return EventPage(events=events, next_before=event_ids[-1] if has_more else None)
-
-
-@dataclass(frozen=True)
-class RecordedDelta:
-    """One delta of an event as callers show it: by axis name, with the labels."""
-
-    character_id: int
-    axis_id: int
-    axis_name: str
-    old_score: float
-    new_score: float
-    delta: float
-    requested_delta: float
-    old_label: str | None
-    new_label: str | None
-
-    @classmethod
-    def labelled(
-        cls,
-        axis: RegisteredAxis,
-        character_id: int,
-        old_score: float,
-        new_score: float,
-        delta: float,
-        requested_delta: float,
-    ) -> "RecordedDelta":
-        """Return the delta with the labels of its scores under the current policy."""
-        return cls(
-            character_id=character_id,
-            axis_id=axis.id,
-            axis_name=axis.name,
-            old_score=old_score,
-            new_score=new_score,
-            delta=delta,
-            requested_delta=requested_delta,
-            old_label=axis.label_for(old_score),
-            new_label=axis.label_for(new_score),
-        )
-
-
-@dataclass(frozen=True)
-class RecordedEvent:
-    """What an event wrote besides its row: its deltas and metadata.
-
-    ``apply_event`` sets it on the events it returns (``Event.recorded``), and
-    ``load_recorded_events`` on events read back, so callers answer from it without
-    reading the deltas again.
-    """
-
-    deltas: tuple[RecordedDelta, ...]
-    metadata: dict[str, str]
-
-    @classmethod
-    def of(cls, deltas: list[RecordedDelta], metadata: dict[str, str]) -> "RecordedEvent":
-        """Return the record with its deltas in display order: by axis name, then character."""
-        ordered = sorted(deltas, key=lambda delta: (delta.axis_name, delta.character_id))
-        return cls(deltas=tuple(ordered), metadata=dict(metadata))
 
 
 def load_recorded_events(

@@ -18,7 +18,7 @@ from axes.scoring import apply_delta
 from ledger import statements
 from ledger.exceptions import ErrorLocation, IdempotencyConflict, LedgerError
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
-from ledger.selectors import RecordedDelta, RecordedEvent
+from ledger.records import RecordedDelta, RecordedEvent
 from ledger.services import idempotency, locking, state
 from ledger.services.validation import (
     APPLY_EVENT_UNKNOWN_WORLD,
