@@ -6,6 +6,8 @@ exit 1 with ``CommandError: <message>`` for one the command refuses. ``docs/reli
 lists these cases.
 """
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import get_commands, load_command_class
@@ -15,6 +17,7 @@ from ledger.services import apply_event
 from tests.conftest import table_state
 from tests.factories import CharacterFactory
 from worlds.models import Character
+from worlds.policies import POLICY_BOUND_OUT_OF_RANGE, POLICY_HIGHEST_BAND_END
 
 
 @pytest.fixture
@@ -160,8 +163,13 @@ def test_sync_policies_with_invalid_files_exits_1_with_each_error_and_writes_not
     code, out, err = run("sync_policies")
 
     assert code == 1
-    assert "axes.wealth.values.decadent.max" in err
-    assert last_line(err) == "CommandError: policy errors in alpha; nothing was written"
+    where = f"{path}:9: axes.wealth.values.decadent.max"
+    assert err.splitlines()[-4:] == [
+        "Errors:",
+        f"  {where}: " + POLICY_BOUND_OUT_OF_RANGE.format(bound="max", value=1.5),
+        f"  {where}: " + POLICY_HIGHEST_BAND_END.format(label="decadent", max=1.5),
+        "CommandError: policy errors in alpha; nothing was written",
+    ]
     assert table_state() == before
 
 
@@ -171,7 +179,12 @@ def test_verify_ledger_exits_1_when_the_ledger_does_not_verify(run, history):
     code, out, err = run("verify_ledger")
 
     assert code == 1
-    assert ": 1 discrepancies (" in last_line(out)
+    assert out.startswith(f"snapshot: current state, character {history.pk}: expected {{")
+    assert re.fullmatch(
+        re.escape("replayed 4 deltas in 2 events for 1 characters and 3 scores: 1 discrepancies")
+        + r" \(\d+\.\d s\)",
+        last_line(out),
+    )
     assert last_line(err) == "CommandError: the ledger does not verify"
 
 
@@ -273,7 +286,10 @@ def test_load_demo_before_sync_policies_fails_cleanly_and_writes_nothing(run, db
 
 @pytest.mark.parametrize(
     "username, message",
-    [("", "This field cannot be blank."), ("x" * 151, "at most 150 characters")],
+    [
+        ("", "This field cannot be blank."),
+        ("x" * 151, "Ensure this value has at most 150 characters (it has 151)."),
+    ],
     ids=["empty", "too long"],
 )
 def test_load_demo_refuses_a_bad_username_and_writes_nothing(run, db, username, message):
@@ -282,6 +298,6 @@ def test_load_demo_refuses_a_bad_username_and_writes_nothing(run, db, username, 
     code, out, err = run("load_demo", "--username", username)
 
     assert code == 1
-    assert message in last_line(err)
+    assert last_line(err) == f"CommandError: --username {username!r}: {message}"
     assert table_state() == before
     assert not get_user_model().objects.exists()

@@ -227,4 +227,4 @@ def test_an_inactive_staff_user_is_treated_as_anonymous(targets):
     response = client.get("/admin/")
 
     assert response.status_code == 302
-    assert response["Location"].startswith(LOGIN_URL)
+    assert response["Location"] == f"{LOGIN_URL}?next=/admin/"

@@ -15,7 +15,8 @@ from ledger.services import CHARACTER_CREATED
 from tests.admin.conftest import add_events, messages_of
 from tests.conftest import table_state
 from tests.factories import CharacterFactory, UserFactory
-from worlds.admin import REFRESH_DONE, VERIFY_CLEAN, VERIFY_FOUND, inspector
+from worlds.admin import REFRESH_DONE, STALE_SNAPSHOT, VERIFY_CLEAN, VERIFY_FOUND, inspector
+from worlds.admin.characters import AS_OF_REFUSED
 from worlds.models import Character, World
 from worlds.services import CREATE_CHARACTER_NO_AXES
 
@@ -89,8 +90,10 @@ def test_change_page_warns_when_the_snapshot_is_stale(admin_client, hero):
     response = admin_client.get(change_url(hero))
 
     html = response.content.decode()
-    assert 'id="stale-snapshot"' in html
-    assert "The snapshot is stale: it was derived with policy 0123456789ab" in html
+    message = STALE_SNAPSHOT.format(
+        state_version="0123456789ab", policy_hash=World.objects.get(pk="alpha").policy_hash[:12]
+    )
+    assert f'<p class="pw-warning" id="stale-snapshot">{message}</p>' in html
     assert ">stale<" in html
 
 
@@ -164,22 +167,33 @@ def test_add_form_creates_the_character_through_the_ledger(admin_client):
 
 
 @pytest.mark.parametrize(
-    ("data", "error"),
+    ("data", "field", "error"),
     [
-        ({"world": "alpha", "name": ""}, "This field is required."),
-        ({"world": "nowhere", "name": "Ada"}, "Select a valid choice."),
-        ({"world": "alpha", "name": "Taken"}, "already exists"),
+        # Django's messages for the form and the model's unique constraint.
+        ({"world": "alpha", "name": ""}, "name", "This field is required."),
+        (
+            {"world": "nowhere", "name": "Ada"},
+            "world",
+            "Select a valid choice. That choice is not one of the available choices.",
+        ),
+        (
+            {"world": "alpha", "name": "Taken"},
+            "__all__",
+            "Character with this World and Name already exists.",
+        ),
     ],
 )
-def test_add_form_shows_invalid_input_as_errors_and_writes_nothing(admin_client, data, error):
+def test_add_form_shows_invalid_input_as_errors_and_writes_nothing(
+    admin_client, data, field, error
+):
     CharacterFactory(name="Taken")
     before = table_state()
 
     response = admin_client.post(reverse("admin:worlds_character_add"), data)
 
     assert response.status_code == 200
-    assert error in response.content.decode()
-    assert response.context["adminform"].form.errors
+    assert error in unescape(response.content.decode())
+    assert response.context["adminform"].form.errors == {field: [error]}
     assert table_state() == before
 
 
@@ -239,7 +253,9 @@ def test_verify_button_reports_a_clean_ledger(admin_client, hero):
     deltas = EventEntityAxisDelta.objects.filter(character=hero).count()
     assert deltas == 6
     assert messages_of(response) == [VERIFY_CLEAN.format(character=hero, deltas=deltas)]
-    assert "ledger verified: 6 deltas, no discrepancies" in messages_of(response)[0]
+    assert messages_of(response) == [
+        "Ada Brass (alpha): ledger verified: 6 deltas, no discrepancies."
+    ]
 
 
 def test_verify_button_reports_each_discrepancy(admin_client, hero):
@@ -250,8 +266,12 @@ def test_verify_button_reports_each_discrepancy(admin_client, hero):
     )
 
     reported = messages_of(response)
-    assert reported[0] == VERIFY_FOUND.format(character=hero, count=len(reported) - 1)
-    assert any(m.startswith("score:") and "axis wealth" in m for m in reported[1:])
+    assert len(reported) == 3
+    assert reported[0] == VERIFY_FOUND.format(character=hero, count=2)
+    assert reported[1] == (
+        f"score: current state, character {hero.pk} axis wealth: expected 0.5, found 0.9"
+    )
+    assert reported[2].startswith(f"snapshot: current state, character {hero.pk}: expected {{")
     levels = {message.level_tag for message in response.context["messages"]}
     assert levels == {"error"}
 
@@ -271,8 +291,10 @@ def test_changelist_actions_refresh_and_verify_selected_characters(admin_client,
     response = admin_client.post(
         url, {"action": "verify_ledgers", "_selected_action": selected}, follow=True
     )
-    assert len(messages_of(response)) == 2
-    assert all("no discrepancies" in message for message in messages_of(response))
+    assert messages_of(response) == [
+        VERIFY_CLEAN.format(character=hero, deltas=6),
+        VERIFY_CLEAN.format(character=other, deltas=2),
+    ]
 
 
 def test_view_only_staff_can_verify_but_not_refresh(client, hero):
@@ -342,4 +364,6 @@ def test_an_as_of_event_of_another_world_shows_the_live_state_with_a_warning(adm
 
     assert response.status_code == 200
     assert axis_scores(response)["health"] == "0"
-    assert any("Showing the live state" in m for m in messages_of(response))
+    assert messages_of(response) == [
+        AS_OF_REFUSED.format(error=f"no event {foreign.pk} in world 'alpha'")
+    ]

@@ -5,7 +5,11 @@ import json
 import pytest
 
 from axes.models import CharacterAxisScore
+from ledger import services
 from ledger.models import Event
+from ledger.serializers import API_DUPLICATE_DELTA
+from ledger.views import API_UNKNOWN_CHARACTER
+from pipeworks.serializers import API_UNKNOWN_FIELD
 from tests.api.conftest import WORLD_EVENTS_URL, events_url, retire_axis
 from tests.conftest import table_state
 from tests.factories import CharacterFactory
@@ -91,7 +95,9 @@ def test_reusing_an_idempotency_key_for_another_payload_is_409(staff_client, her
     body = response.json()
     assert body["code"] == "idempotency_conflict"
     assert body["field"] == "idempotency_key"
-    assert "trade-7781" in body["detail"]
+    assert body["detail"] == services.APPLY_EVENT_IDEMPOTENCY_CONFLICT.format(
+        key="trade-7781", event_id=Event.objects.get(idempotency_key="trade-7781").pk
+    )
     assert table_state() == before
 
 
@@ -104,48 +110,127 @@ def test_a_null_idempotency_key_means_none(staff_client, hero):
     assert scores_of(hero)["wealth"] == 0.5
 
 
+# DRF's messages for a field it refused.
+REQUIRED = "This field is required."
+NOT_NULL = "This field may not be null."
+NOT_BLANK = "This field may not be blank."
+NOT_A_STRING = "Not a valid string."
+NOT_A_NUMBER = "A finite number is required."  # StrictFloatField's
+NOT_AN_INTEGER = "A valid integer is required."
+
+
 @pytest.mark.parametrize(
-    ("body", "field", "code"),
+    ("body", "field", "code", "detail"),
     [
-        ({"event_type": "tick", "deltas": {"charisma": 0.1}}, "deltas.charisma", "unknown_axis"),
-        ({"event_type": "tick", "deltas": {"morale": 0.1}}, "deltas.morale", "unknown_axis"),
-        ({"event_type": "tick", "deltas": {"wealth": "0.1"}}, "deltas.wealth", "invalid"),
-        ({"event_type": "tick", "deltas": {"wealth": True}}, "deltas.wealth", "invalid"),
-        ({"event_type": "tick", "deltas": {"wealth": None}}, "deltas.wealth", "null"),
-        ({"event_type": "tick", "deltas": {"wealth": 10**400}}, "deltas.wealth", "overflow"),
-        ({"event_type": "tick", "deltas": {}}, "deltas", "empty"),
-        ({"event_type": "tick", "deltas": [0.1]}, "deltas", "not_a_dict"),
-        ({"event_type": "tick", "deltas": {"": 0.1}}, "deltas", "invalid"),
-        ({"event_type": "tick"}, "deltas", "required"),
-        ({"deltas": {"wealth": 0.1}}, "event_type", "required"),
-        ({"event_type": 7, "deltas": {"wealth": 0.1}}, "event_type", "invalid"),
-        ({"event_type": "", "deltas": {"wealth": 0.1}}, "event_type", "blank"),
-        ({"event_type": "no spaces", "deltas": {"wealth": 0.1}}, "event_type", "invalid"),
-        ({"event_type": "x" * 101, "deltas": {"wealth": 0.1}}, "event_type", "max_length"),
+        (
+            {"event_type": "tick", "deltas": {"charisma": 0.1}},
+            "deltas.charisma",
+            "unknown_axis",
+            services.APPLY_EVENT_UNKNOWN_AXIS.format(axis="charisma", world_id="alpha"),
+        ),
+        (
+            {"event_type": "tick", "deltas": {"morale": 0.1}},
+            "deltas.morale",
+            "unknown_axis",
+            services.APPLY_EVENT_UNKNOWN_AXIS.format(axis="morale", world_id="alpha"),
+        ),
+        (
+            {"event_type": "tick", "deltas": {"wealth": "0.1"}},
+            "deltas.wealth",
+            "invalid",
+            f"deltas.wealth: {NOT_A_NUMBER}",
+        ),
+        (
+            {"event_type": "tick", "deltas": {"wealth": True}},
+            "deltas.wealth",
+            "invalid",
+            f"deltas.wealth: {NOT_A_NUMBER}",
+        ),
+        (
+            {"event_type": "tick", "deltas": {"wealth": None}},
+            "deltas.wealth",
+            "null",
+            f"deltas.wealth: {NOT_NULL}",
+        ),
+        (
+            {"event_type": "tick", "deltas": {"wealth": 10**400}},
+            "deltas.wealth",
+            "overflow",
+            "deltas.wealth: Integer value too large to convert to float",
+        ),
+        (
+            {"event_type": "tick", "deltas": {}},
+            "deltas",
+            "empty",
+            "deltas: This dictionary may not be empty.",
+        ),
+        (
+            {"event_type": "tick", "deltas": [0.1]},
+            "deltas",
+            "not_a_dict",
+            'deltas: Expected a dictionary of items but got type "list".',
+        ),
+        (
+            {"event_type": "tick", "deltas": {"": 0.1}},
+            "deltas",
+            "invalid",
+            services.APPLY_EVENT_BAD_AXIS_NAME.format(value=""),
+        ),
+        ({"event_type": "tick"}, "deltas", "required", f"deltas: {REQUIRED}"),
+        ({"deltas": {"wealth": 0.1}}, "event_type", "required", f"event_type: {REQUIRED}"),
+        (
+            {"event_type": 7, "deltas": {"wealth": 0.1}},
+            "event_type",
+            "invalid",
+            f"event_type: {NOT_A_STRING}",
+        ),
+        (
+            {"event_type": "", "deltas": {"wealth": 0.1}},
+            "event_type",
+            "blank",
+            f"event_type: {NOT_BLANK}",
+        ),
+        (
+            {"event_type": "no spaces", "deltas": {"wealth": 0.1}},
+            "event_type",
+            "invalid",
+            services.APPLY_EVENT_BAD_EVENT_TYPE.format(value="no spaces"),
+        ),
+        (
+            {"event_type": "x" * 101, "deltas": {"wealth": 0.1}},
+            "event_type",
+            "max_length",
+            "event_type: Ensure this field has no more than 100 characters.",
+        ),
         (
             {"event_type": "character_created", "deltas": {"wealth": 0.1}},
             "event_type",
             "reserved_event_type",
+            services.APPLY_EVENT_RESERVED_EVENT_TYPE.format(value="character_created"),
         ),
         (
             {"event_type": "tick", "deltas": {"wealth": 0.1}, "metadata": {"k": 1}},
             "metadata.k",
             "invalid",
+            f"metadata.k: {NOT_A_STRING}",
         ),
         (
             {"event_type": "tick", "deltas": {"wealth": 0.1}, "metadata": ["k"]},
             "metadata",
             "not_a_dict",
+            'metadata: Expected a dictionary of items but got type "list".',
         ),
         (
             {"event_type": "tick", "deltas": {"wealth": 0.1}, "metadata": {"": "v"}},
             "metadata",
             "invalid",
+            services.APPLY_EVENT_BAD_METADATA_KEY.format(value=""),
         ),
         (
             {"event_type": "tick", "deltas": {"wealth": 0.1}, "metadata": {"k": "v" * 1001}},
             "metadata.k",
             "invalid",
+            services.APPLY_EVENT_BAD_METADATA_VALUE.format(key="k", kind="1001 characters"),
         ),
         (
             {
@@ -155,28 +240,42 @@ def test_a_null_idempotency_key_means_none(staff_client, hero):
             },
             "metadata",
             "invalid",
+            services.APPLY_EVENT_TOO_MUCH_METADATA,
         ),
         (
             {"event_type": "tick", "deltas": {"wealth": 0.1}, "idempotency_key": ""},
             "idempotency_key",
             "blank",
+            f"idempotency_key: {NOT_BLANK}",
         ),
         (
             {"event_type": "tick", "deltas": {"wealth": 0.1}, "idempotency_key": "k" * 201},
             "idempotency_key",
             "invalid",
+            services.APPLY_EVENT_BAD_IDEMPOTENCY_KEY,
         ),
         (
             {"event_type": "tick", "deltas": {"wealth": 0.1}, "idempotency_key": 5},
             "idempotency_key",
             "invalid",
+            f"idempotency_key: {NOT_A_STRING}",
         ),
-        ({"event_type": "tick", "deltas": {"wealth": 0.1}, "world_id": "beta"}, "world_id", None),
-        ({"event_type": "tick", "delta": {"wealth": 0.1}}, "delta", "unknown_field"),
+        (
+            {"event_type": "tick", "deltas": {"wealth": 0.1}, "world_id": "beta"},
+            "world_id",
+            "unknown_field",
+            f"world_id: {API_UNKNOWN_FIELD}",
+        ),
+        (
+            {"event_type": "tick", "delta": {"wealth": 0.1}},
+            "delta",
+            "unknown_field",
+            f"delta: {API_UNKNOWN_FIELD}",
+        ),
     ],
 )
 def test_a_refused_character_event_is_400_naming_the_field_and_writes_nothing(
-    staff_client, hero, body, field, code
+    staff_client, hero, body, field, code, detail
 ):
     before = table_state()
 
@@ -184,10 +283,7 @@ def test_a_refused_character_event_is_400_naming_the_field_and_writes_nothing(
 
     assert response.status_code == 400, response.json()
     error = response.json()
-    assert error["field"] == field
-    if code is not None:
-        assert error["code"] == code
-    assert error["detail"]
+    assert (error["field"], error["code"], error["detail"]) == (field, code, detail)
     assert table_state() == before
 
 
@@ -217,7 +313,12 @@ def test_non_finite_literals_in_the_body_are_400(staff_client, hero, literal):
     )
 
     assert response.status_code == 400
-    assert response.json()["code"] == "parse_error"
+    assert response.json() == {
+        "detail": f"JSON parse error - Out of range float values are not JSON compliant: "
+        f"{literal!r}",
+        "code": "parse_error",
+        "field": None,
+    }
     assert table_state() == before
 
 
@@ -229,7 +330,12 @@ def test_a_number_too_large_for_a_float_is_400_naming_the_delta(staff_client, he
     )
 
     assert response.status_code == 400
-    assert response.json()["field"] == "deltas.wealth"
+    assert response.json() == {
+        "detail": f"deltas.wealth: {NOT_A_NUMBER}",
+        "code": "invalid",
+        "field": "deltas.wealth",
+        "errors": {"deltas": {"wealth": [NOT_A_NUMBER]}},
+    }
 
 
 def test_posting_to_an_unknown_character_is_404_and_writes_nothing(staff_client, synced):
@@ -238,7 +344,11 @@ def test_posting_to_an_unknown_character_is_404_and_writes_nothing(staff_client,
     response = post(staff_client, events_url(424242), {"event_type": "t", "deltas": {"wealth": 1}})
 
     assert response.status_code == 404
-    assert response.json()["code"] == "unknown_character"
+    assert response.json() == {
+        "detail": API_UNKNOWN_CHARACTER.format(character_id=424242),
+        "code": "unknown_character",
+        "field": None,
+    }
     assert table_state() == before
 
 
@@ -291,7 +401,13 @@ def test_replaying_a_world_event_answers_200_and_a_changed_payload_409(staff_cli
 
     assert (first.status_code, replay.status_code, conflict.status_code) == (201, 200, 409)
     assert replay.json() == first.json()
-    assert conflict.json()["code"] == "idempotency_conflict"
+    assert conflict.json() == {
+        "detail": services.APPLY_EVENT_IDEMPOTENCY_CONFLICT.format(
+            key="k-1", event_id=first.json()["event_id"]
+        ),
+        "code": "idempotency_conflict",
+        "field": "idempotency_key",
+    }
     assert table_state() == before
 
 
@@ -330,68 +446,192 @@ def one_delta(character_id=None, axis_name="wealth", delta=0.1) -> list[dict]:
     return [{"character_id": character_id, "axis_name": axis_name, "delta": delta}]
 
 
+def foreign(h, f) -> str:
+    return services.APPLY_EVENT_FOREIGN_CHARACTER.format(
+        character_id=f, other="beta", world_id="alpha"
+    )
+
+
 @pytest.mark.parametrize(
-    ("build", "status", "field", "code"),
+    ("build", "status", "field", "code", "detail"),
     [
-        (lambda h, f: world_event(h, world_id="nowhere"), 404, "world_id", "unknown_world"),
-        (lambda h, f: world_event(h, world_id=3), 400, "world_id", "invalid"),
-        (lambda h, f: world_event(h, deltas=one_delta(424242)), 404, "deltas.0.character_id", None),
-        (lambda h, f: world_event(h, deltas=one_delta(f)), 400, "deltas.0.character_id", None),
+        # A detail that names a character is a builder of (hero id, foreigner id) too.
+        (
+            lambda h, f: world_event(h, world_id="nowhere"),
+            404,
+            "world_id",
+            "unknown_world",
+            services.APPLY_EVENT_UNKNOWN_WORLD.format(world_id="nowhere"),
+        ),
+        (
+            lambda h, f: world_event(h, world_id=3),
+            400,
+            "world_id",
+            "invalid",
+            f"world_id: {NOT_A_STRING}",
+        ),
+        (
+            lambda h, f: world_event(h, deltas=one_delta(424242)),
+            404,
+            "deltas.0.character_id",
+            "unknown_character",
+            services.APPLY_EVENT_UNKNOWN_CHARACTER.format(character_id=424242),
+        ),
+        (
+            lambda h, f: world_event(h, deltas=one_delta(f)),
+            400,
+            "deltas.0.character_id",
+            "foreign_character",
+            foreign,
+        ),
         (
             lambda h, f: world_event(h, deltas=one_delta(h, "charisma")),
             400,
             "deltas.0.axis_name",
             "unknown_axis",
+            services.APPLY_EVENT_UNKNOWN_AXIS.format(axis="charisma", world_id="alpha"),
         ),
-        (lambda h, f: world_event(h, deltas=one_delta(h, delta="x")), 400, "deltas.0.delta", None),
-        (lambda h, f: world_event(h, deltas=one_delta(h, delta=None)), 400, "deltas.0.delta", None),
-        (lambda h, f: world_event(h, deltas=one_delta("1")), 400, "deltas.0.character_id", None),
-        (lambda h, f: world_event(h, deltas=one_delta(0)), 400, "deltas.0.character_id", None),
-        (lambda h, f: world_event(h, deltas=one_delta(True)), 400, "deltas.0.character_id", None),
-        (lambda h, f: world_event(h, deltas=one_delta(2**63)), 400, "deltas.0.character_id", None),
-        (lambda h, f: world_event(h, deltas=one_delta(1.5)), 400, "deltas.0.character_id", None),
-        (lambda h, f: world_event(h, deltas=[]), 400, "deltas", "empty"),
-        (lambda h, f: world_event(h, deltas={"wealth": 0.1}), 400, "deltas", "not_a_list"),
-        (lambda h, f: world_event(h, deltas=[5]), 400, "deltas.0", "invalid"),
+        (
+            lambda h, f: world_event(h, deltas=one_delta(h, delta="x")),
+            400,
+            "deltas.0.delta",
+            "invalid",
+            f"deltas.0.delta: {NOT_A_NUMBER}",
+        ),
+        (
+            lambda h, f: world_event(h, deltas=one_delta(h, delta=None)),
+            400,
+            "deltas.0.delta",
+            "null",
+            f"deltas.0.delta: {NOT_NULL}",
+        ),
+        (
+            lambda h, f: world_event(h, deltas=one_delta("1")),
+            400,
+            "deltas.0.character_id",
+            "invalid",
+            f"deltas.0.character_id: {NOT_AN_INTEGER}",
+        ),
+        (
+            lambda h, f: world_event(h, deltas=one_delta(0)),
+            400,
+            "deltas.0.character_id",
+            "min_value",
+            "deltas.0.character_id: Ensure this value is greater than or equal to 1.",
+        ),
+        (
+            lambda h, f: world_event(h, deltas=one_delta(True)),
+            400,
+            "deltas.0.character_id",
+            "invalid",
+            f"deltas.0.character_id: {NOT_AN_INTEGER}",
+        ),
+        (
+            lambda h, f: world_event(h, deltas=one_delta(2**63)),
+            400,
+            "deltas.0.character_id",
+            "max_value",
+            f"deltas.0.character_id: Ensure this value is less than or equal to {2**63 - 1}.",
+        ),
+        (
+            lambda h, f: world_event(h, deltas=one_delta(1.5)),
+            400,
+            "deltas.0.character_id",
+            "invalid",
+            f"deltas.0.character_id: {NOT_AN_INTEGER}",
+        ),
+        (
+            lambda h, f: world_event(h, deltas=[]),
+            400,
+            "deltas",
+            "empty",
+            "deltas: This list may not be empty.",
+        ),
+        (
+            lambda h, f: world_event(h, deltas={"wealth": 0.1}),
+            400,
+            "deltas",
+            "not_a_list",
+            'deltas: Expected a list of items but got type "dict".',
+        ),
+        (
+            lambda h, f: world_event(h, deltas=[5]),
+            400,
+            "deltas.0",
+            "invalid",
+            "deltas.0: Invalid data. Expected a dictionary, but got int.",
+        ),
         (
             lambda h, f: world_event(h, deltas=[{"character_id": h, "axis_name": "wealth"}]),
             400,
             "deltas.0.delta",
             "required",
+            f"deltas.0.delta: {REQUIRED}",
         ),
         (
             lambda h, f: world_event(h, deltas=[{**one_delta(h)[0], "note": "x"}]),
             400,
             "deltas.0.note",
             "unknown_field",
+            f"deltas.0.note: {API_UNKNOWN_FIELD}",
         ),
         (
             lambda h, f: world_event(h, deltas=one_delta(h) + one_delta(h, delta=0.2)),
             400,
             "deltas.1.axis_name",
             "duplicate",
+            lambda h, f: (
+                "deltas.1.axis_name: "
+                + API_DUPLICATE_DELTA.format(character_id=h, axis="wealth", first=0)
+            ),
         ),
         (
             lambda h, f: world_event(h, deltas=one_delta(h) + [{**one_delta(f)[0]}]),
             400,
             "deltas.1.character_id",
             "foreign_character",
+            foreign,
         ),
         (
             lambda h, f: world_event(h, metadata={"source": ["chest"]}),
             400,
             "metadata.source",
-            None,
+            "invalid",
+            f"metadata.source: {NOT_A_STRING}",
         ),
-        (lambda h, f: world_event(h, metadata=None), 400, "metadata", "null"),
-        (lambda h, f: {"world_id": "alpha"}, 400, "event_type", "required"),
-        (lambda h, f: [world_event(h)], 400, None, "invalid"),
-        (lambda h, f: "alpha", 400, None, "invalid"),
-        (lambda h, f: None, 400, None, "null"),
+        (
+            lambda h, f: world_event(h, metadata=None),
+            400,
+            "metadata",
+            "null",
+            f"metadata: {NOT_NULL}",
+        ),
+        (
+            lambda h, f: {"world_id": "alpha"},
+            400,
+            "event_type",
+            "required",
+            f"event_type: {REQUIRED}",
+        ),
+        (
+            lambda h, f: [world_event(h)],
+            400,
+            None,
+            "invalid",
+            "Invalid data. Expected a dictionary, but got list.",
+        ),
+        (
+            lambda h, f: "alpha",
+            400,
+            None,
+            "invalid",
+            "Invalid data. Expected a dictionary, but got str.",
+        ),
+        (lambda h, f: None, 400, None, "null", "No data provided"),
     ],
 )
 def test_a_refused_world_event_names_the_field_and_writes_nothing(
-    staff_client, hero, foreigner, build, status, field, code
+    staff_client, hero, foreigner, build, status, field, code, detail
 ):
     before = table_state()
 
@@ -399,10 +639,9 @@ def test_a_refused_world_event_names_the_field_and_writes_nothing(
 
     assert response.status_code == status, response.json()
     error = response.json()
-    assert error["field"] == field
-    if code is not None:
-        assert error["code"] == code
-    assert error["detail"]
+    if callable(detail):
+        detail = detail(hero.pk, foreigner.pk)
+    assert (error["field"], error["code"], error["detail"]) == (field, code, detail)
     assert table_state() == before
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from ledger import services
 from ledger.models import Event
 from ledger.verification import verify_ledger
 from tests.conftest import table_state
@@ -42,7 +43,7 @@ def test_a_batch_applies_every_event_in_order_and_answers_201(staff_client, char
     events = response.json()["events"]
     assert [e["deltas"][0]["character_id"] for e in events] == [c.pk for c in characters]
     assert [e["metadata"]["n"] for e in events] == ["0", "1", "2", "3"]
-    assert all(e["deltas"][0]["new_score"] == 0.6 for e in events)
+    assert [e["deltas"][0]["new_score"] for e in events] == [0.6] * 4
     assert verify_ledger().clean
 
 
@@ -66,13 +67,17 @@ def test_one_refused_event_writes_nothing_and_names_its_position(staff_client, c
     response = post(staff_client, {"world_id": "alpha", "events": events})
 
     assert response.status_code == 400
-    assert response.json()["code"] == "unknown_axis"
-    assert response.json()["field"] == "events.2.deltas.0.axis_name"
+    assert response.json() == {
+        "detail": "event 2: "
+        + services.APPLY_EVENT_UNKNOWN_AXIS.format(axis="charisma", world_id="alpha"),
+        "code": "unknown_axis",
+        "field": "events.2.deltas.0.axis_name",
+    }
     assert table_state() == before
 
 
 @pytest.mark.parametrize(
-    "body, status, field",
+    "body, status, field, code, detail",
     [
         (
             {
@@ -86,21 +91,44 @@ def test_one_refused_event_writes_nothing_and_names_its_position(staff_client, c
             },
             404,
             "world_id",
+            "unknown_world",
+            services.APPLY_EVENT_UNKNOWN_WORLD.format(world_id="gamma"),
         ),
-        ({"world_id": "alpha", "events": []}, 400, "events"),
-        ({"world_id": "alpha"}, 400, "events"),
-        ({"world_id": "alpha", "events": [{"event_type": "t"}]}, 400, "events.0.deltas"),
-        ({"world_id": "alpha", "events": "tick"}, 400, "events"),
+        (
+            {"world_id": "alpha", "events": []},
+            400,
+            "events",
+            "empty",
+            "events: This list may not be empty.",
+        ),
+        ({"world_id": "alpha"}, 400, "events", "required", "events: This field is required."),
+        (
+            {"world_id": "alpha", "events": [{"event_type": "t"}]},
+            400,
+            "events.0.deltas",
+            "required",
+            "events.0.deltas: This field is required.",
+        ),
+        (
+            {"world_id": "alpha", "events": "tick"},
+            400,
+            "events",
+            "not_a_list",
+            'events: Expected a list of items but got type "str".',
+        ),
     ],
     ids=["unknown world", "empty", "missing", "event without deltas", "not a list"],
 )
-def test_malformed_batches_are_4xx_and_write_nothing(staff_client, characters, body, status, field):
+def test_malformed_batches_are_4xx_and_write_nothing(
+    staff_client, characters, body, status, field, code, detail
+):
     before = table_state()
 
     response = post(staff_client, body)
 
     assert response.status_code == status
-    assert response.json()["field"] == field
+    error = response.json()
+    assert (error["field"], error["code"], error["detail"]) == (field, code, detail)
     assert table_state() == before
 
 
@@ -134,6 +162,9 @@ def test_an_unknown_character_in_a_batch_names_its_event(staff_client, character
     response = post(staff_client, {"world_id": "alpha", "events": events})
 
     assert response.status_code == 404
-    assert response.json()["code"] == "unknown_character"
-    assert response.json()["field"] == "events.2.deltas.0.character_id"
+    assert response.json() == {
+        "detail": "event 2: " + services.APPLY_EVENT_UNKNOWN_CHARACTER.format(character_id=999_999),
+        "code": "unknown_character",
+        "field": "events.2.deltas.0.character_id",
+    }
     assert table_state() == before

@@ -5,11 +5,15 @@ import re
 import pytest
 
 from ledger.models import Event
+from ledger.serializers import API_UNKNOWN_AXIS_FILTER
 from ledger.services import apply_event
+from ledger.views import API_UNKNOWN_CHARACTER
 from tests.api.conftest import events_url, retire_axis
 from tests.factories import CharacterFactory
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+NOT_AN_INTEGER = "A valid integer is required."  # DRF's
+NOT_BLANK = "This field may not be blank."  # DRF's
 
 
 def tick(character, **deltas):
@@ -116,18 +120,33 @@ def test_axis_events_accepts_the_limit_bounds(staff_client, hero, limit):
     body = staff_client.get(events_url(hero.pk), {"limit": limit}).json()
 
     assert len(body["events"]) == min(int(limit), 2)
-    assert (body["next_before"] is None) == (limit == "500")
+    # A full page may have more before it; a page shorter than the limit is the last.
+    assert body["next_before"] == (None if limit == "500" else body["events"][-1]["event_id"])
 
 
-@pytest.mark.parametrize("limit", ["0", "501", "-1", "abc", "", "1.5", "1e2", " 5", "+5"])
-def test_axis_events_rejects_a_limit_outside_one_to_five_hundred(staff_client, hero, limit):
+@pytest.mark.parametrize(
+    ("limit", "code", "message"),
+    [
+        ("0", "min_value", "Ensure this value is greater than or equal to 1."),
+        ("501", "max_value", "Ensure this value is less than or equal to 500."),
+        *[
+            (limit, "invalid", NOT_AN_INTEGER)
+            for limit in ["-1", "abc", "", "1.5", "1e2", " 5", "+5"]
+        ],
+    ],
+)
+def test_axis_events_rejects_a_limit_outside_one_to_five_hundred(
+    staff_client, hero, limit, code, message
+):
     response = staff_client.get(events_url(hero.pk), {"limit": limit})
 
     assert response.status_code == 400
-    body = response.json()
-    assert body["field"] == "limit"
-    assert body["detail"].startswith("limit: ")
-    assert "limit" in body["errors"]
+    assert response.json() == {
+        "detail": f"limit: {message}",
+        "code": code,
+        "field": "limit",
+        "errors": {"limit": [message]},
+    }
 
 
 def test_walking_every_page_visits_each_event_once_in_order(staff_client, hero):
@@ -159,12 +178,26 @@ def test_axis_events_before_pages_back_from_any_id(staff_client, hero):
     assert [e["event_id"] for e in body["events"]][:2] == [ids[1], ids[0]]
 
 
-@pytest.mark.parametrize("before", ["0", "-5", "abc", "", "2.0", "99999999999999999999"])
-def test_axis_events_rejects_a_bad_before(staff_client, hero, before):
+@pytest.mark.parametrize(
+    ("before", "code", "message"),
+    [
+        ("0", "min_value", "Ensure this value is greater than or equal to 1."),
+        *[
+            (before, "invalid", NOT_AN_INTEGER)
+            for before in ["-5", "abc", "", "2.0", "99999999999999999999"]
+        ],
+    ],
+)
+def test_axis_events_rejects_a_bad_before(staff_client, hero, before, code, message):
     response = staff_client.get(events_url(hero.pk), {"before": before})
 
     assert response.status_code == 400
-    assert response.json()["field"] == "before"
+    assert response.json() == {
+        "detail": f"before: {message}",
+        "code": code,
+        "field": "before",
+        "errors": {"before": [message]},
+    }
 
 
 def test_axis_events_filters_by_event_type(staff_client, hero):
@@ -226,22 +259,42 @@ def test_axis_events_filter_by_a_retired_axis_still_finds_its_history(
     assert [e["event_id"] for e in body["events"]][0] == lucky.pk
 
 
-@pytest.mark.parametrize("axis", ["charisma", "morale", ""])
-def test_axis_events_rejects_an_axis_the_world_does_not_have(staff_client, hero, axis):
+@pytest.mark.parametrize(
+    ("axis", "code", "message"),
+    [
+        (
+            "charisma",
+            "unknown_axis",
+            API_UNKNOWN_AXIS_FILTER.format(axis="charisma", world_id="alpha"),
+        ),
+        ("morale", "unknown_axis", API_UNKNOWN_AXIS_FILTER.format(axis="morale", world_id="alpha")),
+        ("", "blank", NOT_BLANK),
+    ],
+)
+def test_axis_events_rejects_an_axis_the_world_does_not_have(
+    staff_client, hero, axis, code, message
+):
     response = staff_client.get(events_url(hero.pk), {"axis": axis})
 
     assert response.status_code == 400
-    body = response.json()
-    assert body["field"] == "axis"
-    if axis:
-        assert body["detail"] == f"axis: unknown axis {axis!r} in world 'alpha'"
+    assert response.json() == {
+        "detail": f"axis: {message}",
+        "code": code,
+        "field": "axis",
+        "errors": {"axis": [message]},
+    }
 
 
 def test_axis_events_rejects_an_empty_event_type(staff_client, hero):
     response = staff_client.get(events_url(hero.pk), {"event_type": ""})
 
     assert response.status_code == 400
-    assert response.json()["field"] == "event_type"
+    assert response.json() == {
+        "detail": f"event_type: {NOT_BLANK}",
+        "code": "blank",
+        "field": "event_type",
+        "errors": {"event_type": [NOT_BLANK]},
+    }
 
 
 @pytest.mark.parametrize("character_id", ["999999", "0", "x", "99999999999999999999"])
@@ -249,7 +302,11 @@ def test_axis_events_of_an_unknown_character_is_404(staff_client, synced, charac
     response = staff_client.get(events_url(character_id))
 
     assert response.status_code == 404
-    assert response.json()["code"] == "unknown_character"
+    assert response.json() == {
+        "detail": API_UNKNOWN_CHARACTER.format(character_id=character_id),
+        "code": "unknown_character",
+        "field": None,
+    }
 
 
 def test_axis_events_never_shows_another_worlds_events(staff_client, hero, foreigner):

@@ -133,14 +133,28 @@ def test_axis_state_as_of_ignores_other_characters_events(staff_client, hero):
     assert body["axes"] == at_mine["axes"]
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "", "1.5", " 1", "99999999999999999999"])
-def test_axis_state_rejects_an_as_of_that_is_not_a_positive_integer(staff_client, hero, value):
+@pytest.mark.parametrize(
+    ("value", "code", "message"),
+    [
+        ("0", "min_value", "Ensure this value is greater than or equal to 1."),
+        *[
+            (value, "invalid", "A valid integer is required.")
+            for value in ["-1", "abc", "", "1.5", " 1", "99999999999999999999"]
+        ],
+    ],
+)
+def test_axis_state_rejects_an_as_of_that_is_not_a_positive_integer(
+    staff_client, hero, value, code, message
+):
     response = staff_client.get(state_url(hero.pk), {"as_of": value})
 
     assert response.status_code == 400
-    body = response.json()
-    assert body["field"] == "as_of"
-    assert body["detail"].startswith("as_of: ")
+    assert response.json() == {
+        "detail": f"as_of: {message}",
+        "code": code,
+        "field": "as_of",
+        "errors": {"as_of": [message]},
+    }
 
 
 def test_axis_state_as_of_an_unknown_event_is_404(staff_client, hero):

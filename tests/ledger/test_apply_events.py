@@ -5,6 +5,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from axes.models import CharacterAxisScore
+from ledger import services
 from ledger.exceptions import IdempotencyConflict, LedgerError
 from ledger.models import EventEntityAxisDelta, EventMetadata
 from ledger.services import apply_event, apply_events
@@ -102,30 +103,47 @@ def test_one_bad_event_means_nothing_is_written():
 
     assert excinfo.value.code == "unknown_axis"
     assert excinfo.value.field == f"events.3.deltas.{characters[0].pk}.charisma"
-    assert str(excinfo.value).startswith("event 3: unknown axis 'charisma'")
+    assert str(excinfo.value) == "event 3: " + services.APPLY_EVENT_UNKNOWN_AXIS.format(
+        axis="charisma", world_id="alpha"
+    )
     assert table_state() == before
 
 
 @pytest.mark.parametrize(
-    "events, field",
+    "events, code, field, message",
     [
-        ([], "events"),
-        ("tick", "events"),
-        ([{"event_type": "tick", "deltas": {}}], "events.0.deltas"),
-        (["not an event"], "events.0"),
-        ([{"event_type": "tick", "deltas": {1: {"wealth": 0.1}}, "colour": "red"}], "events.0"),
+        ([], "invalid", "events", services.APPLY_EVENTS_EMPTY),
+        ("tick", "invalid", "events", services.APPLY_EVENTS_EMPTY),
+        (
+            [{"event_type": "tick", "deltas": {}}],
+            "invalid",
+            "events.0.deltas",
+            "event 0: " + services.APPLY_EVENT_NO_DELTAS,
+        ),
+        (["not an event"], "invalid", "events.0", "event 0: " + services.APPLY_EVENTS_NOT_MAPPING),
+        (
+            [{"event_type": "tick", "deltas": {1: {"wealth": 0.1}}, "colour": "red"}],
+            "invalid",
+            "events.0",
+            "event 0: " + services.APPLY_EVENTS_UNKNOWN_KEYS.format(keys="colour"),
+        ),
         (
             [{"event_type": "character_created", "deltas": {1: {"wealth": 0.1}}}],
+            "reserved_event_type",
             "events.0.event_type",
+            "event 0: "
+            + services.APPLY_EVENT_RESERVED_EVENT_TYPE.format(value="character_created"),
         ),
     ],
     ids=["empty", "not a list", "no deltas", "not a mapping", "unknown key", "reserved type"],
 )
-def test_malformed_batches_are_refused_naming_the_event(events, field):
+def test_malformed_batches_are_refused_naming_the_event(events, code, field, message):
     before = table_state()
     with pytest.raises(LedgerError) as excinfo:
         apply_events(world_id="alpha", events=events)
+    assert excinfo.value.code == code
     assert excinfo.value.field == field
+    assert str(excinfo.value) == message
     assert table_state() == before
 
 
@@ -153,5 +171,9 @@ def test_a_key_reused_for_another_request_in_a_batch_is_a_conflict():
     ]
     with pytest.raises(IdempotencyConflict) as excinfo:
         apply_events(world_id="alpha", events=events)
+    assert excinfo.value.code == "idempotency_conflict"
     assert excinfo.value.field == "events.1.idempotency_key"
+    assert str(excinfo.value) == services.APPLY_EVENT_IDEMPOTENCY_CONFLICT.format(
+        key="a", event_id="in this batch"
+    )
     assert table_state() == before

@@ -1,14 +1,21 @@
 import io
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from ledger.models import Event, EventMetadata
+from ledger.models import Event, EventEntityAxisDelta, EventMetadata
 from ledger.services import apply_event
 from ledger.verification import verify_ledger
 from worlds.models import Character
 
 pytestmark = pytest.mark.usefixtures("synced")
+
+
+def summary(characters: int, events: int, deltas: int) -> str:
+    """The pattern of the command's one output line; only the elapsed time varies."""
+    counts = f"generated {characters:,} characters, {events:,} events, {deltas:,} deltas in "
+    return re.escape(counts) + r"\d+\.\d s\n"
 
 
 def test_generated_ledger_verifies_and_takes_new_events(monkeypatch):
@@ -19,7 +26,7 @@ def test_generated_ledger_verifies_and_takes_new_events(monkeypatch):
         "generate_ledger", "--world", "alpha", "--characters", "20", "--events", "300", stdout=out
     )
 
-    assert "generated 20 characters, 300 events" in out.getvalue()
+    assert re.fullmatch(summary(20, 300, EventEntityAxisDelta.objects.count()), out.getvalue())
     assert Character.objects.filter(world="alpha").count() == 20
     assert Event.objects.count() == 300
     assert EventMetadata.objects.count() == 280  # every non-genesis event
@@ -75,6 +82,7 @@ def test_generate_ledger_existing_grows_the_histories_of_existing_characters(mon
         stdout=io.StringIO(),
     )
     seeds = dict(Character.objects.values_list("pk", "state_seed"))
+    deltas_before = EventEntityAxisDelta.objects.count()
     out = io.StringIO()
 
     call_command(
@@ -89,7 +97,8 @@ def test_generate_ledger_existing_grows_the_histories_of_existing_characters(mon
         stdout=out,
     )
 
-    assert "generated 0 characters, 200 events" in out.getvalue()
+    added = EventEntityAxisDelta.objects.count() - deltas_before
+    assert re.fullmatch(summary(0, 200, added), out.getvalue())
     assert Character.objects.count() == 10
     assert Event.objects.count() == 250
     assert EventMetadata.objects.count() == 240  # every non-genesis event
@@ -109,12 +118,18 @@ def test_generate_ledger_existing_grows_the_histories_of_existing_characters(mon
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--world", "alpha", "--existing", "--events", "5"], "no characters"),
-        (["--world", "alpha", "--existing", "--characters", "2"], "omit --characters"),
+        (
+            ["--world", "alpha", "--existing", "--events", "5"],
+            "world 'alpha' has no characters to add events to",
+        ),
+        (
+            ["--world", "alpha", "--existing", "--characters", "2"],
+            "--existing adds events to existing characters; omit --characters",
+        ),
     ],
 )
 def test_generate_ledger_existing_refuses(args, message):
-    with pytest.raises(CommandError, match=message):
+    with pytest.raises(CommandError, match=re.escape(message)):
         call_command("generate_ledger", *args, stdout=io.StringIO(), stderr=io.StringIO())
     assert not Event.objects.exists()
 
@@ -122,12 +137,15 @@ def test_generate_ledger_existing_refuses(args, message):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--world", "gamma"], "not synced"),
-        (["--world", "alpha", "--characters", "10", "--events", "5"], "at least characters"),
-        (["--world", "alpha", "--characters", "0"], "must be positive"),
+        (["--world", "gamma"], "world 'gamma' is not synced"),
+        (
+            ["--world", "alpha", "--characters", "10", "--events", "5"],
+            "events must be at least characters (one genesis event each)",
+        ),
+        (["--world", "alpha", "--characters", "0"], "--characters and --events must be positive"),
     ],
 )
 def test_generate_ledger_refuses_bad_arguments(args, message):
-    with pytest.raises(CommandError, match=message):
+    with pytest.raises(CommandError, match=re.escape(message)):
         call_command("generate_ledger", *args, stdout=io.StringIO(), stderr=io.StringIO())
     assert not Event.objects.exists()

@@ -1,5 +1,6 @@
 import io
 import json
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -9,7 +10,7 @@ from axes.models import CharacterAxisScore
 from ledger.guard import ledger_maintenance
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata
 from ledger.services import apply_event, rebuild_scores
-from ledger.verification import verify_character, verify_ledger
+from ledger.verification import Discrepancy, verify_character, verify_ledger
 from tests.conftest import table_state
 from tests.factories import CharacterFactory
 from worlds.models import Character
@@ -57,7 +58,9 @@ def test_a_ledger_written_by_the_services_verifies_clean(cast):
     assert result.characters == 3
     assert result.deltas == EventEntityAxisDelta.objects.count()
     assert result.events == Event.objects.count()
-    assert "clean" in out
+    assert (result.deltas, result.events, result.scores) == (14, 8, 8)
+    assert result.summary() == "replayed 14 deltas in 8 events for 3 characters and 8 scores: clean"
+    assert re.fullmatch(re.escape(result.summary()) + r" \(\d+\.\d s\)\n", out)
 
 
 def test_a_hand_edited_score_is_reported_with_expected_and_found(cast):
@@ -70,7 +73,17 @@ def test_a_hand_edited_score_is_reported_with_expected_and_found(cast):
     [discrepancy] = [d for d in verify_ledger().discrepancies if d.check == "score"]
     assert (discrepancy.character_id, discrepancy.axis) == (hero.pk, "wealth")
     assert (discrepancy.expected, discrepancy.found) == (0.65, 0.99)
-    assert f"character {hero.pk} axis wealth: expected 0.65, found 0.99" in out
+    lines = out.splitlines()
+    assert lines[0] == (
+        f"score: current state, character {hero.pk} axis wealth: expected 0.65, found 0.99"
+    )
+    assert lines[1].startswith(f"snapshot: current state, character {hero.pk}: expected {{")
+    assert re.fullmatch(
+        re.escape("replayed 14 deltas in 8 events for 3 characters and 8 scores: 2 discrepancies")
+        + r" \(\d+\.\d s\)",
+        lines[2],
+    )
+    assert len(lines) == 3
 
 
 def test_a_stale_snapshot_is_reported(cast):
@@ -88,9 +101,8 @@ def test_a_forged_delta_breaks_the_chain_and_the_clamp(cast):
     )[2]
     tamper("UPDATE event_entity_axis_delta SET new_score = 0.33 WHERE id = %s", [forged.pk])
 
-    found = {(d.check, d.event_id) for d in verify_ledger().discrepancies}
+    found = verify_ledger().discrepancies
 
-    assert ("clamp", forged.event_id) in found
     next_event = (
         EventEntityAxisDelta.objects.filter(
             character=hero, axis__name="wealth", event_id__gt=forged.event_id
@@ -98,7 +110,10 @@ def test_a_forged_delta_breaks_the_chain_and_the_clamp(cast):
         .order_by("event_id")
         .first()
     )
-    assert ("chain", next_event.event_id) in found
+    assert found == [
+        Discrepancy("clamp", hero.pk, "wealth", forged.event_id, 1.0, 0.33),
+        Discrepancy("chain", hero.pk, "wealth", next_event.event_id, 0.33, 1.0),
+    ]
 
 
 def test_a_wrong_applied_delta_is_reported(cast):
@@ -120,9 +135,16 @@ def test_a_history_that_does_not_start_with_a_system_event_is_reported(cast):
     genesis = EventEntityAxisDelta.objects.filter(character=hero).order_by("event_id").first()
     tamper("DELETE FROM event_entity_axis_delta WHERE event_id = %s", [genesis.event_id])
 
-    checks = {d.check for d in verify_ledger(character_id=hero.pk).discrepancies}
+    found = verify_ledger(character_id=hero.pk).discrepancies
 
-    assert {"genesis", "chain"} <= checks
+    first = EventEntityAxisDelta.objects.filter(character=hero).order_by("event_id").first()
+    assert found == [
+        Discrepancy("genesis", hero.pk, "wealth", first.event_id, "a system event", first.event_id),
+        Discrepancy("chain", hero.pk, "wealth", first.event_id, 0.0, 0.5),
+        # The other axes lost their only delta: their scores have no ledger behind them.
+        Discrepancy("score", hero.pk, "health", None, "a ledger delta", 0.8),
+        Discrepancy("score", hero.pk, "luck", None, "a ledger delta", 0.25),
+    ]
 
 
 def test_filters_limit_the_replay_to_a_world_or_a_character(cast):
@@ -132,7 +154,13 @@ def test_filters_limit_the_replay_to_a_world_or_a_character(cast):
     assert verify_ledger(world_ids=["alpha"]).clean
     assert not verify_ledger(world_ids=["beta"]).clean
     assert verify_ledger(character_id=hero.pk).characters == 1
-    assert verify_character(outsider) != []
+    found = verify_character(outsider)
+    assert [(d.check, d.axis) for d in found] == [
+        ("score", "morale"),
+        ("score", "wealth"),
+        ("snapshot", None),
+    ]
+    assert [(d.expected, d.found) for d in found[:2]] == [(0.7, 0.0), (0.1, 0.0)]
     assert verify_character(hero) == []
 
 
@@ -144,10 +172,18 @@ def test_verify_ledger_json_output_and_bad_arguments(cast):
     payload = json.loads(out)
     assert code == 1
     assert payload["clean"] is False
-    assert payload["discrepancies"][0]["check"] == "score"
-    with pytest.raises(CommandError, match="unknown world"):
+    assert [d["check"] for d in payload["discrepancies"]] == ["score", "snapshot"]
+    assert payload["discrepancies"][0] == {
+        "check": "score",
+        "event_id": None,
+        "character_id": cast[0].pk,
+        "axis": "wealth",
+        "expected": 0.65,
+        "found": 0.1,
+    }
+    with pytest.raises(CommandError, match=re.escape("unknown world(s): gamma")):
         call_command("verify_ledger", "gamma", stdout=io.StringIO())
-    with pytest.raises(CommandError, match="unknown character"):
+    with pytest.raises(CommandError, match=re.escape("unknown character 999999")):
         call_command("verify_ledger", "--character", "999999", stdout=io.StringIO())
 
 
@@ -185,8 +221,11 @@ def test_rebuild_scores_dry_run_writes_nothing(cast):
     call_command("rebuild_scores", "--dry-run", stdout=out)
 
     assert table_state() == before
-    assert f"character {cast[0].pk} wealth: 0.99 -> 0.65" in out.getvalue()
-    assert "dry run: nothing was written" in out.getvalue()
+    assert out.getvalue().splitlines() == [
+        f"character {cast[0].pk} wealth: 0.99 -> 0.65",
+        "would fix 1 score(s)",
+        "dry run: nothing was written",
+    ]
 
 
 def test_rebuild_scores_command_for_one_character(cast):
@@ -197,5 +236,16 @@ def test_rebuild_scores_command_for_one_character(cast):
     call_command("rebuild_scores", "--character", str(rival.pk), stdout=out)
 
     assert verify_ledger(character_id=rival.pk).clean
-    assert not verify_ledger(character_id=hero.pk).clean
-    assert "re-derived 1 snapshot(s)" in out.getvalue()
+    assert [(d.check, d.axis) for d in verify_ledger(character_id=hero.pk).discrepancies] == [
+        ("score", "health"),
+        ("score", "luck"),
+        ("score", "wealth"),
+        ("snapshot", None),
+    ]
+    assert out.getvalue().splitlines() == [
+        f"character {rival.pk} health: 0.01 -> 0.8",
+        f"character {rival.pk} luck: 0.01 -> 0.25",
+        f"character {rival.pk} wealth: 0.01 -> 0.3",
+        "fixed 3 score(s)",
+        "re-derived 1 snapshot(s)",
+    ]

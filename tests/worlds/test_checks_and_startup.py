@@ -1,4 +1,5 @@
 import logging
+import re
 from io import StringIO
 
 import pytest
@@ -9,25 +10,35 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ledger.models import Event
-from worlds.models import Character
+from worlds.models import Character, World
+from worlds.policies.validation import POLICY_LOWEST_BAND_START
+from worlds.selectors import list_policy_reports
 from worlds.startup import log_policy_reports
 
+NO_ISSUES = "System check identified no issues (0 silenced).\n"
 
-def break_alpha(worlds_dir):
+
+def break_alpha(worlds_dir) -> str:
+    """Make alpha's lowest wealth band start above 0; return the issue the report names."""
     path = worlds_dir / "alpha/policies/thresholds.yaml"
     path.write_text(path.read_text().replace("poor: { min: 0.0,", "poor: { min: 0.05,"))
+    band = POLICY_LOWEST_BAND_START.format(label="poor", min=0.05)
+    return f"{path}:5: axes.wealth.values.poor.min: {band}"
+
+
+def policy_error(issue: str) -> str:
+    return f"(worlds.E001) world 'alpha': policy has 1 error(s): {issue}\n"
 
 
 @pytest.mark.django_db
 def test_check_fails_when_a_world_policy_has_errors(worlds_dir):
-    break_alpha(worlds_dir)
+    issue = break_alpha(worlds_dir)
 
     with pytest.raises(SystemCheckError) as excinfo:
         call_command("check")
 
-    assert "worlds.E001" in str(excinfo.value)
-    assert "world 'alpha'" in str(excinfo.value)
-    assert "axes.wealth.values.poor.min" in str(excinfo.value)
+    assert policy_error(issue) in str(excinfo.value)
+    assert str(excinfo.value).endswith("System check identified 1 issue (0 silenced).")
 
 
 @pytest.mark.django_db
@@ -38,16 +49,21 @@ def test_check_warns_when_the_registry_is_out_of_date(synced, worlds_dir, capsys
     call_command("check", "--database", "default")
 
     err = capsys.readouterr().err
-    assert "worlds.W001" in err
-    assert "world 'beta'" in err
-    assert "world 'alpha'" not in err
+    assert err == (
+        "System check identified some issues:\n\n"
+        "WARNINGS:\n"
+        "?: (worlds.W001) world 'beta': the axis registry is out of date "
+        "(its policy hash differs from the files)\n"
+        "\tHINT: Run `manage.py sync_policies beta`.\n\n"
+        "System check identified 1 issue (0 silenced).\n"
+    )
 
 
 @pytest.mark.django_db
 def test_check_is_clean_when_registry_mirrors_the_files(synced, capsys):
     call_command("check", "--database", "default")
     captured = capsys.readouterr()
-    assert "worlds." not in captured.out + captured.err
+    assert (captured.out, captured.err) == (NO_ISSUES, "")
 
 
 @pytest.mark.django_db
@@ -55,23 +71,37 @@ def test_startup_logs_each_world_report_once(synced, caplog):
     with caplog.at_level(logging.INFO, logger="pipeworks.policy"):
         log_policy_reports()
 
-    ready = [r.getMessage() for r in caplog.records if "ready:" in r.getMessage()]
-    assert len(ready) == 2
-    assert ready[0].startswith("world alpha ready: 3 axes (health, luck, wealth), version 1.0.0")
-    assert ready[0].endswith("registry in sync")
+    hashes = dict(World.objects.values_list("world_id", "policy_hash"))
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "INFO",
+            "world alpha ready: 3 axes (health, luck, wealth), version 1.0.0, "
+            f"hash {hashes['alpha'][:12]}, 0 warning(s); registry in sync",
+        ),
+        (
+            "INFO",
+            "world beta ready: 2 axes (morale, wealth), version 2.0.0, "
+            f"hash {hashes['beta'][:12]}, 0 warning(s); registry in sync",
+        ),
+    ]
 
 
 @pytest.mark.django_db
 def test_startup_logs_an_invalid_world_as_not_ready(worlds_dir, caplog):
-    break_alpha(worlds_dir)
+    issue = break_alpha(worlds_dir)
     with caplog.at_level(logging.INFO, logger="pipeworks.policy"):
         log_policy_reports()
 
-    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1
-    assert "world alpha is NOT ready" in errors[0].getMessage()
-    assert "world beta ready" in caplog.text
-    assert "registry OUT OF DATE" in caplog.text
+    assert [r.levelname for r in caplog.records] == ["ERROR", "INFO"]
+    alpha, beta = (r.getMessage() for r in caplog.records)
+    # The full report follows, as `sync_policies` prints it.
+    assert alpha.splitlines()[0] == "world alpha is NOT ready:"
+    assert alpha.splitlines()[-2:] == ["Errors:", f"  {issue}"]
+    beta_hash = {r.world_id: r.policy_hash for r in list_policy_reports()}["beta"]
+    assert beta == (
+        f"world beta ready: 2 axes (morale, wealth), version 2.0.0, hash {beta_hash[:12]}, "
+        "0 warning(s); registry OUT OF DATE: run `manage.py sync_policies beta`"
+    )
 
 
 @pytest.mark.django_db
@@ -83,16 +113,20 @@ def test_shipped_worlds_are_valid_and_load_demo_creates_history_once(settings):
     call_command("load_demo", stdout=out)
 
     events = Event.objects.count()
-    assert "demo data: 7 character(s) created" in out.getvalue()
-    assert "staff login: admin / " in out.getvalue()
+    assert re.fullmatch(
+        r"demo data: 7 character\(s\) created\nstaff login: admin / [A-Za-z0-9_-]{16}\n",
+        out.getvalue(),
+    )
     assert set(Character.objects.values_list("world_id", flat=True)) == {
         "pipeworks_web",
         "daily_undertaking",
     }
-    assert events >= 7 * 25
+    assert events == 7 * (1 + 25)  # a genesis event and 25 demo events each
     assert get_user_model().objects.get(username="admin").is_staff
 
+    out = StringIO()
     call_command("load_demo", stdout=out)
+    assert out.getvalue().splitlines()[0] == "demo data: 0 character(s) created"
     assert Event.objects.count() == events
 
 
@@ -106,8 +140,9 @@ def test_a_plain_check_reads_no_database_and_still_fails_on_a_broken_policy(
     with CaptureQueriesContext(connection) as ctx:
         call_command("check")
     assert ctx.captured_queries == []
-    assert "worlds.W001" not in capsys.readouterr().err  # the registry needs --database
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (NO_ISSUES, "")  # the registry needs --database
 
-    break_alpha(worlds_dir)
-    with pytest.raises(SystemCheckError, match="worlds.E001"):
+    issue = break_alpha(worlds_dir)
+    with pytest.raises(SystemCheckError, match=re.escape(policy_error(issue))):
         call_command("check")

@@ -1,10 +1,12 @@
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import ProtectedError
 
 from axes.models import Axis, CharacterAxisScore
 from ledger.exceptions import LedgerImmutableError
-from ledger.models import Event, EventEntityAxisDelta, EventType
+from ledger.models import LEDGER_IMMUTABLE, Event, EventEntityAxisDelta, EventType
 from ledger.services import CHARACTER_CREATED, apply_event
 from tests.conftest import table_state
 from worlds import services
@@ -50,7 +52,8 @@ def test_create_character_writes_base_snapshot_at_seed_zero():
     world = World.objects.get(pk="alpha")
     assert hero.state_seed == 0
     assert hero.state_version == world.policy_hash
-    assert hero.state_updated_at is not None
+    genesis = Event.objects.filter(deltas__character=hero).distinct().get()
+    assert hero.state_updated_at == genesis.timestamp
     assert (
         hero.base_state_json
         == hero.current_state_json
@@ -75,7 +78,11 @@ def test_base_snapshot_is_never_rewritten_by_later_events():
 
     hero.refresh_from_db()
     assert hero.base_state_json == base
-    assert hero.current_state_json != base
+    assert hero.current_state_json == {
+        **base,
+        "seed": 1,
+        "axes": {**base["axes"], "wealth": {"score": 0.8, "label": "decadent"}},
+    }
 
 
 @pytest.mark.parametrize(
@@ -99,11 +106,16 @@ def test_base_snapshot_is_never_rewritten_by_later_events():
         (
             {"scores": {"wealth": float("nan")}},
             "scores",
-            None,
+            services.CREATE_CHARACTER_BAD_SCORE.format(axis="wealth", value=float("nan")),
         ),
-        ({"scores": {"wealth": "0.5"}}, "scores", None),
-        ({"name": ""}, "name", None),
-        ({"name": "x" * 201}, "name", None),
+        (
+            {"scores": {"wealth": "0.5"}},
+            "scores",
+            services.CREATE_CHARACTER_BAD_SCORE.format(axis="wealth", value="0.5"),
+        ),
+        # Django's own messages for the model field (max_length=200, not blank).
+        ({"name": ""}, "name", "This field cannot be blank."),
+        ({"name": "x" * 201}, "name", "Ensure this value has at most 200 characters (it has 201)."),
     ],
     ids=["unknown world", "unknown axis", "out of range", "nan", "string", "blank", "too long"],
 )
@@ -113,9 +125,7 @@ def test_create_character_rejects_bad_input_and_writes_nothing(kwargs, field, me
     with pytest.raises(ValidationError) as excinfo:
         create_character(**{"world_id": "alpha", "name": "Ada", **kwargs})
 
-    assert field in excinfo.value.message_dict
-    if message is not None:
-        assert excinfo.value.message_dict[field] == [message]
+    assert excinfo.value.message_dict == {field: [message]}
     assert table_state() == before
 
 
@@ -124,8 +134,11 @@ def test_names_are_unique_within_a_world_only():
     create_character(world_id="beta", name="Ada")
     before = table_state()
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as excinfo:
         create_character(world_id="alpha", name="Ada")
+    assert excinfo.value.message_dict == {
+        "__all__": ["Character with this World and Name already exists."]
+    }
     assert table_state() == before
 
 
@@ -133,23 +146,28 @@ def test_world_without_active_axes_cannot_have_characters():
     World.objects.create(world_id="empty", policy_hash="x" * 64)
     with pytest.raises(ValidationError) as excinfo:
         create_character(world_id="empty", name="Ada")
-    assert excinfo.value.message_dict["world"] == [
-        services.CREATE_CHARACTER_NO_AXES.format(world_id="empty")
-    ]
+    assert excinfo.value.message_dict == {
+        "world": [services.CREATE_CHARACTER_NO_AXES.format(world_id="empty")]
+    }
 
 
 def test_ledger_rows_are_protected_from_cascading_deletes():
     hero = create_character(world_id="alpha", name="Ada")
 
-    with pytest.raises(ProtectedError):
+    def protected(model):
+        message = f"Cannot delete some instances of model {model.__name__!r} because they are "
+        return pytest.raises(ProtectedError, match=re.escape(message))
+
+    with protected(Character):
         Character.objects.filter(pk=hero.pk).delete()
-    with pytest.raises(ProtectedError):
+    with protected(Axis):
         Axis.objects.filter(world="alpha").delete()
-    with pytest.raises(ProtectedError):
+    with protected(EventType):
         EventType.objects.all().delete()
-    with pytest.raises(ProtectedError):
+    with protected(World):
         World.objects.filter(pk="alpha").delete()
-    with pytest.raises(LedgerImmutableError):
+    message = LEDGER_IMMUTABLE.format(operation="delete()", model="Event")
+    with pytest.raises(LedgerImmutableError, match=re.escape(message)):
         Event.objects.all().delete()
     assert EventEntityAxisDelta.objects.filter(character=hero).count() == 3
     assert CharacterAxisScore.objects.filter(character=hero).count() == 3
