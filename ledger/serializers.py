@@ -3,6 +3,11 @@
 Request serializers check types and shape only; the domain rules (known axes, a
 character of that world, metadata limits, ...) are ``apply_event``'s. The fields are
 the strict ones of ``pipeworks.serializers``: ``"0.2"`` is not a delta.
+
+The schema also states the rules of ``apply_event`` that do not depend on the data
+(``schema_rules``, from the constants of ``ledger.services.validation``): a request the
+schema allows is refused only for the data it names, e.g. an axis the world does not
+have (``EXPECTED_REFUSALS`` of ``tests/api/test_fuzz.py``).
 """
 
 from dataclasses import replace
@@ -12,6 +17,14 @@ from rest_framework import serializers
 from axes.registry import get_world_registry
 from ledger.exceptions import LedgerError
 from ledger.selectors import DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT
+from ledger.services.validation import (
+    EVENT_TYPE_PATTERN,
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    MAX_METADATA_ENTRIES,
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_VALUE_LENGTH,
+    SYSTEM_EVENT_TYPES,
+)
 from pipeworks.serializers import (
     MAX_ID,
     QueryIntegerField,
@@ -20,6 +33,7 @@ from pipeworks.serializers import (
     StrictDictField,
     StrictFloatField,
     StrictIdField,
+    StrictListField,
     UTCDateTimeField,
 )
 from worlds.models import Character
@@ -31,10 +45,30 @@ API_DUPLICATE_DELTA = (
 )
 
 
+def _event_type_field(example: str) -> StrictCharField:
+    return StrictCharField(
+        max_length=100,
+        schema_rules={
+            "pattern": EVENT_TYPE_PATTERN.pattern,
+            "not": {"enum": sorted(SYSTEM_EVENT_TYPES)},
+        },
+        help_text=(
+            f"Kind of event, e.g. {example}; created on first use. The types "
+            f"{', '.join(sorted(SYSTEM_EVENT_TYPES))} are reserved for the system."
+        ),
+    )
+
+
 def _metadata_field() -> StrictDictField:
     return StrictDictField(
-        child=StrictCharField(allow_blank=True),
+        child=StrictCharField(
+            allow_blank=True, schema_rules={"maxLength": MAX_METADATA_VALUE_LENGTH}
+        ),
         required=False,
+        schema_rules={
+            "maxProperties": MAX_METADATA_ENTRIES,
+            "propertyNames": {"minLength": 1, "maxLength": MAX_METADATA_KEY_LENGTH},
+        },
         help_text='String tags stored with the event, e.g. {"source": "treasure_chest"}.',
     )
 
@@ -43,6 +77,7 @@ def _idempotency_key_field() -> StrictCharField:
     return StrictCharField(
         required=False,
         allow_null=True,
+        schema_rules={"maxLength": MAX_IDEMPOTENCY_KEY_LENGTH},
         help_text=(
             "Optional client key. A retry with the same key and payload answers 200 with "
             "the original event; the same key with another payload answers 409."
@@ -106,13 +141,15 @@ class CharacterEventsQuerySerializer(serializers.Serializer):
 class ApplyCharacterEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """An event applied to the character named in the URL."""
 
-    event_type = StrictCharField(
-        max_length=100, help_text="Kind of event, e.g. loot_found; created on first use."
-    )
+    event_type = _event_type_field("loot_found")
     deltas = StrictDictField(
         child=StrictFloatField(),
         allow_empty=False,
-        help_text="Axis name -> requested change; new scores are clamped to [0, 1].",
+        schema_rules={"propertyNames": {"minLength": 1}},
+        help_text=(
+            "Axis name -> requested change; new scores are clamped to [0, 1]. Any name but "
+            "an active axis of the character's world is a 400 (unknown_axis, retired_axis)."
+        ),
     )
     metadata = _metadata_field()
     idempotency_key = _idempotency_key_field()
@@ -138,8 +175,14 @@ class ApplyCharacterEventSerializer(RejectUnknownFieldsMixin, serializers.Serial
 
 
 class ApplyEventDeltaSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """One change of an event: a character of the world, one of the world's axes."""
+
     character_id = StrictIdField()
-    axis_name = StrictCharField(max_length=100)
+    axis_name = StrictCharField(
+        max_length=100,
+        help_text="An active axis of the world; any other name is a 400 (unknown_axis, "
+        "retired_axis).",
+    )
     delta = StrictFloatField(help_text="Requested change; the new score is clamped to [0, 1].")
 
 
@@ -147,12 +190,12 @@ class ApplyEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """An event touching one or more characters of a world."""
 
     world_id = StrictCharField(max_length=64)
-    event_type = StrictCharField(
-        max_length=100, help_text="Kind of event, e.g. trade; created on first use."
-    )
-    deltas = serializers.ListField(
+    event_type = _event_type_field("trade")
+    deltas = StrictListField(
         child=ApplyEventDeltaSerializer(),
         allow_empty=False,
+        # Equal items are the simplest repeated pair; JSON Schema cannot compare two fields.
+        schema_rules={"uniqueItems": True},
         help_text="One entry per (character_id, axis_name) pair; a pair may appear once.",
     )
     metadata = _metadata_field()
@@ -228,7 +271,7 @@ class ApplyEventsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """Many events of one world, applied in order, all or nothing."""
 
     world_id = StrictCharField(max_length=64)
-    events = serializers.ListField(
+    events = StrictListField(
         child=BatchEventSerializer(),
         allow_empty=False,
         max_length=MAX_BATCH_EVENTS,

@@ -10,7 +10,17 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from jsonschema import Draft202012Validator
 
+from ledger.serializers import MAX_BATCH_EVENTS
 from ledger.services import apply_event
+from ledger.services.validation import (
+    EVENT_TYPE_PATTERN,
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    MAX_METADATA_ENTRIES,
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_VALUE_LENGTH,
+    SYSTEM_EVENT_TYPES,
+)
+from pipeworks.serializers import MAX_FLOAT, MAX_ID, NO_NUL_PATTERN
 from tests.api.conftest import WORLD_EVENTS_URL, WORLDS_URL, events_url, policy_url, state_url
 
 STATE = "/admin/characters/{character_id}/axis-state"
@@ -94,6 +104,80 @@ def test_schema_documents_the_request_bodies(schema):
     assert components["ApplyCharacterEventRequest"]["properties"]["deltas"]["type"] == "object"
 
 
+# The schema states every rule of a request that does not depend on the data: a request
+# it allows is accepted (tests/api/test_fuzz.py fuzzes that), so these are the server's.
+
+REQUEST_BODIES = ["ApplyCharacterEventRequest", "ApplyEventRequest", "BatchEventRequest"]
+
+
+def test_schema_is_openapi_3_1_to_state_the_rules_of_object_keys(schema):
+    assert schema["openapi"] == "3.1.0"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [*REQUEST_BODIES, "ApplyEventDeltaRequest", "ApplyEventsRequest"],
+)
+def test_schema_closes_every_request_body_to_unknown_keys(schema, name):
+    assert schema["components"]["schemas"][name]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("name", REQUEST_BODIES)
+def test_schema_states_the_event_rules_of_the_service(schema, name):
+    properties = schema["components"]["schemas"][name]["properties"]
+    event_type = properties["event_type"]
+    assert event_type["pattern"] == EVENT_TYPE_PATTERN.pattern
+    assert event_type["not"] == {"enum": sorted(SYSTEM_EVENT_TYPES)}
+    assert event_type["maxLength"] == 100
+    metadata = properties["metadata"]
+    assert metadata["maxProperties"] == MAX_METADATA_ENTRIES
+    assert metadata["propertyNames"] == {
+        "pattern": NO_NUL_PATTERN,
+        "minLength": 1,
+        "maxLength": MAX_METADATA_KEY_LENGTH,
+    }
+    assert metadata["additionalProperties"]["oneOf"] == [
+        {
+            "type": "string",
+            "pattern": NO_NUL_PATTERN,
+            "minLength": 1,
+            "maxLength": MAX_METADATA_VALUE_LENGTH,
+        },
+        {"type": "string", "maxLength": 0},
+    ]
+    key = properties["idempotency_key"]
+    assert key["type"] == ["string", "null"]
+    assert (key["minLength"], key["maxLength"]) == (1, MAX_IDEMPOTENCY_KEY_LENGTH)
+    assert key["pattern"] == NO_NUL_PATTERN
+
+
+def test_schema_states_that_deltas_and_events_are_never_empty(schema):
+    components = schema["components"]["schemas"]
+    character = components["ApplyCharacterEventRequest"]["properties"]["deltas"]
+    assert character["minProperties"] == 1
+    assert character["propertyNames"] == {"pattern": NO_NUL_PATTERN, "minLength": 1}
+    assert character["additionalProperties"]["maximum"] == MAX_FLOAT
+    assert character["additionalProperties"]["minimum"] == -MAX_FLOAT
+    for name in ["ApplyEventRequest", "BatchEventRequest"]:
+        deltas = components[name]["properties"]["deltas"]
+        assert (deltas["minItems"], deltas["uniqueItems"]) == (1, True)
+    events = components["ApplyEventsRequest"]["properties"]["events"]
+    assert (events["minItems"], events["maxItems"]) == (1, MAX_BATCH_EVENTS)
+    delta = components["ApplyEventDeltaRequest"]["properties"]
+    assert (delta["character_id"]["minimum"], delta["character_id"]["maximum"]) == (1, MAX_ID)
+    assert delta["axis_name"]["pattern"] == NO_NUL_PATTERN
+
+
+def test_schema_bounds_the_ids_and_strings_of_the_urls(schema):
+    for path in [STATE, EVENTS]:
+        for operation in schema["paths"][path].values():
+            character_id = parameters(operation)["character_id"]["schema"]
+            assert (character_id["minimum"], character_id["maximum"]) == (1, MAX_ID)
+    events = parameters(schema["paths"][EVENTS]["get"])
+    for name in ["event_type", "axis"]:
+        assert events[name]["schema"]["pattern"] == NO_NUL_PATTERN
+
+
 @pytest.mark.parametrize(
     ("path", "method", "statuses"),
     [
@@ -133,7 +217,11 @@ def test_schema_endpoint_serves_the_same_schema_to_staff(staff_client, schema):
 
 
 def to_json_schema(node):
-    """Turn OpenAPI 3.0 into JSON Schema: nullable -> null type; objects closed."""
+    """Turn the schema's components into JSON Schema with every object closed.
+
+    OpenAPI 3.1 schemas are JSON Schema already; an OpenAPI 3.0 ``nullable`` would
+    become the null type.
+    """
     if isinstance(node, list):
         return [to_json_schema(item) for item in node]
     if not isinstance(node, dict):
