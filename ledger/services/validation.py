@@ -119,7 +119,7 @@ def validate_request(*, world_id, event_type, deltas, metadata, idempotency_key)
             code="unknown_world",
             location=ErrorLocation(part="world_id"),
         )
-    if not isinstance(event_type, str) or not EVENT_TYPE_PATTERN.match(event_type):
+    if not isinstance(event_type, str) or not EVENT_TYPE_PATTERN.fullmatch(event_type):
         raise LedgerError(
             APPLY_EVENT_BAD_EVENT_TYPE.format(value=event_type),
             code="invalid",

@@ -543,3 +543,18 @@ def test_the_registry_is_read_once_whoever_asks_first(hero):
     assert not [
         q for q in ctx.captured_queries if 'FROM "axis' in q["sql"] or "FROM axis" in q["sql"]
     ]
+
+
+@pytest.mark.parametrize("event_type", ["tick\n", "tick\r\n", "\ntick"])
+def test_an_event_type_with_a_line_break_is_refused(hero, event_type):
+    before = table_state()
+
+    with pytest.raises(LedgerError) as excinfo:
+        apply_event(world_id="alpha", event_type=event_type, deltas={hero.pk: {"wealth": 0.1}})
+
+    assert (excinfo.value.code, excinfo.value.field, excinfo.value.message) == (
+        "invalid",
+        "event_type",
+        services.APPLY_EVENT_BAD_EVENT_TYPE.format(value=event_type),
+    )
+    assert table_state() == before
