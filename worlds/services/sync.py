@@ -1,13 +1,13 @@
 """Syncing world policy files into the registry: plan the changes once, then carry them out.
 
 ``sync_world_policies`` diffs each world's valid policy against the registry into a
-``WorldPlan``: a list of steps. A dry run describes the steps; a real run executes exactly
-those steps and records what each one wrote, so the description of a dry run and the
-account of the real run cannot disagree.
+``WorldPlan`` (``worlds.services.plan``): a list of steps, the only diff. A dry run
+describes the steps; a real run makes the plan under the lock of the world rows and
+executes exactly its steps, recording what each one wrote. The writer never compares on
+its own, so a dry run and the real run after it describe the same changes.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -20,6 +20,16 @@ from ledger.services import AXES_ADDED, create_scores, record_system_event, refr
 from worlds.exceptions import PolicySyncError
 from worlds.models import Character, World
 from worlds.policies import AxisPolicy, PolicyReport, discover_worlds, load_world_policy
+from worlds.services.plan import (
+    BackfillScores,
+    CreateWorld,
+    RecordPolicy,
+    RederiveSnapshots,
+    RetireAxes,
+    SyncResult,
+    WorldPlan,
+    WriteAxis,
+)
 
 Progress = Callable[[str, int, int], None]
 """A callback told ``(world_id, done, total)`` while long steps run."""
@@ -27,127 +37,6 @@ Progress = Callable[[str, int, int], None]
 SYNC_NO_WORLDS = "no worlds found under {directory}"
 SYNC_UNKNOWN_WORLDS = "unknown world(s) {names}: no policies directory under {directory}"
 SYNC_INVALID_POLICIES = "policy errors in {names}; nothing was written"
-
-
-# The steps of a plan, in the order they are described and carried out. ---------------
-
-
-@dataclass(frozen=True)
-class CreateWorld:
-    def describe(self, world_id: str) -> list[str]:
-        return [f"create world {world_id}"]
-
-
-@dataclass(frozen=True)
-class WriteAxis:
-    """Create an axis, or update or reactivate an existing one (``axis_id``)."""
-
-    policy: AxisPolicy
-    axis_id: int | None = None
-    reactivate: bool = False
-    differences: tuple[str, ...] = ()
-    row_differs: bool = True
-    bands_differ: bool = True
-
-    def describe(self, world_id: str) -> list[str]:
-        name = self.policy.name
-        if self.axis_id is None:
-            return [f"create axis {name}"]
-        lines = [f"reactivate axis {name}"] if self.reactivate else []
-        if self.differences:
-            lines.append(f"update axis {name}: {'; '.join(self.differences)}")
-        return lines
-
-
-@dataclass(frozen=True)
-class RetireAxes:
-    names: tuple[str, ...]
-
-    def describe(self, world_id: str) -> list[str]:
-        return [f"retire axis {name} (its ledger history is kept)" for name in self.names]
-
-
-@dataclass(frozen=True)
-class BackfillScores:
-    """Give characters lacking a score on an active axis its default, by a ledger event."""
-
-    defaults: dict[int, dict[str, float]]
-    """Character id -> {axis name -> default score}."""
-
-    @property
-    def axis_names(self) -> list[str]:
-        return sorted({name for axes in self.defaults.values() for name in axes})
-
-    def describe(self, world_id: str) -> list[str]:
-        return [
-            f"give {len(self.defaults)} existing character(s) their default score on "
-            f"{', '.join(self.axis_names)} through a ledger event"
-        ]
-
-
-@dataclass(frozen=True)
-class RederiveSnapshots:
-    characters: int
-
-    def describe(self, world_id: str) -> list[str]:
-        return [f"re-derive {self.characters} character snapshot(s)"]
-
-
-@dataclass(frozen=True)
-class RecordPolicy:
-    version: str
-    policy_hash: str
-
-    def describe(self, world_id: str) -> list[str]:
-        return [f"record policy version {self.version} hash {self.policy_hash[:12]}"]
-
-
-Step = CreateWorld | WriteAxis | RetireAxes | BackfillScores | RederiveSnapshots | RecordPolicy
-
-
-@dataclass
-class WorldPlan:
-    """What syncing one world's files changes in the registry, as steps."""
-
-    report: PolicyReport
-    world_exists: bool
-    hash_changed: bool
-    steps: list[Step] = field(default_factory=list)
-    done: list[Step] = field(default_factory=list)
-    """The steps a real run carried out, with the counts it actually wrote."""
-
-    @property
-    def world_id(self) -> str:
-        return self.report.world_id
-
-    @property
-    def changed(self) -> bool:
-        return not self.world_exists or self.hash_changed
-
-    @property
-    def characters(self) -> int:
-        """Return how many snapshots the plan re-derives (every character of the world)."""
-        return sum(step.characters for step in self.steps if isinstance(step, RederiveSnapshots))
-
-    def describe(self) -> list[str]:
-        """Return one human line per planned change (empty when the world is up to date)."""
-        return [line for step in self.steps for line in step.describe(self.world_id)]
-
-    def describe_done(self) -> list[str]:
-        """Return one human line per change a real run made."""
-        return [line for step in self.done for line in step.describe(self.world_id)]
-
-
-@dataclass
-class SyncResult:
-    """The outcome of ``sync_world_policies``: one plan per selected world."""
-
-    plans: list[WorldPlan]
-    dry_run: bool
-
-    @property
-    def changed(self) -> bool:
-        return any(plan.changed for plan in self.plans)
 
 
 def sync_world_policies(
@@ -188,9 +77,11 @@ def sync_world_policies(
             SYNC_INVALID_POLICIES.format(names=", ".join(r.world_id for r in invalid)),
             reports=invalid,
         )
-    plans = [_plan_world(report) for report in reports]
-    if not dry_run and any(plan.changed for plan in plans):
-        _carry_out(plans, progress)
+    recorded = dict(World.objects.filter(pk__in=selected).values_list("world_id", "policy_hash"))
+    if dry_run or all(recorded.get(r.world_id) == r.policy_hash for r in reports):
+        plans = [_plan_world(report) for report in reports]
+    else:
+        plans = _plan_and_carry_out(reports, progress)
     return SyncResult(plans=plans, dry_run=dry_run)
 
 
@@ -305,38 +196,51 @@ def _axis_differences(
 
 
 @transaction.atomic
-def _carry_out(plans: list[WorldPlan], progress: Progress | None) -> None:
-    """Execute the steps of every changed plan, recording in ``plan.done`` what was written."""
+def _plan_and_carry_out(reports: list[PolicyReport], progress: Progress | None) -> list[WorldPlan]:
+    """Plan every world under the lock of its row, then execute the changed plans' steps.
+
+    Planning after the lock means the plan is made against the registry it changes; each
+    plan's ``done`` records what its steps wrote.
+    """
+    ids = sorted(report.world_id for report in reports)
+    list(World.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+    plans = [_plan_world(report) for report in reports]
     now = timezone.now()
     for plan in plans:
-        if not plan.changed:
-            continue
-        world, _ = World.objects.select_for_update().get_or_create(pk=plan.world_id)
-        backfilled: set[int] = set()
-        for step in plan.steps:
-            match step:
-                case CreateWorld() | WriteAxis():
-                    if isinstance(step, WriteAxis):
-                        _write_axis(world, step, now)
-                    done = step  # the world itself was made by get_or_create above
-                case RetireAxes():
-                    active = Axis.objects.filter(world=world, name__in=step.names, is_active=True)
-                    done = RetireAxes(names=tuple(sorted(active.values_list("name", flat=True))))
-                    active.update(is_active=False, retired_at=now, updated_at=now)
-                case RecordPolicy():
-                    world.policy_hash = step.policy_hash
-                    world.policy_version = step.version or ""
-                    world.synced_at = now
-                    world.save(update_fields=["policy_hash", "policy_version", "synced_at"])
-                    done = step
-                case BackfillScores():
-                    done = _backfill(world, step)
-                    backfilled = set(done.defaults)
-                case RederiveSnapshots():
-                    # The backfill event already derived its characters' snapshots.
-                    refreshed = refresh_snapshots(world=world, skip=backfilled, progress=progress)
-                    done = RederiveSnapshots(characters=refreshed + len(backfilled))
-            plan.done.append(done)
+        if plan.changed:
+            _carry_out(plan, now, progress)
+    return plans
+
+
+def _carry_out(plan: WorldPlan, now, progress: Progress | None) -> None:
+    """Execute the steps of one plan in order, recording in ``plan.done`` what was written."""
+    world, _ = World.objects.select_for_update().get_or_create(pk=plan.world_id)
+    backfilled: set[int] = set()
+    for step in plan.steps:
+        match step:
+            case CreateWorld():
+                done = step  # get_or_create above made the world
+            case WriteAxis():
+                _write_axis(world, step, now)
+                done = step
+            case RetireAxes():
+                active = Axis.objects.filter(world=world, name__in=step.names, is_active=True)
+                done = RetireAxes(names=tuple(sorted(active.values_list("name", flat=True))))
+                active.update(is_active=False, retired_at=now, updated_at=now)
+            case RecordPolicy():
+                world.policy_hash = step.policy_hash
+                world.policy_version = step.version or ""
+                world.synced_at = now
+                world.save(update_fields=["policy_hash", "policy_version", "synced_at"])
+                done = step
+            case BackfillScores():
+                done = _backfill(world, step)
+                backfilled = set(done.defaults)
+            case RederiveSnapshots():
+                # The backfill event already derived its characters' snapshots.
+                refreshed = refresh_snapshots(world=world, skip=backfilled, progress=progress)
+                done = RederiveSnapshots(characters=refreshed + len(backfilled))
+        plan.done.append(done)
 
 
 def _write_axis(world: World, step: WriteAxis, now) -> None:
