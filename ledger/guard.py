@@ -5,15 +5,12 @@ UPDATE and DELETE (and TRUNCATE on PostgreSQL), whoever issues it: the ORM, raw 
 database console. The migration ``ledger.0002_append_only_triggers`` installs them; a
 system check fails when they are missing.
 
-The only way around them is ``ledger_maintenance()``, which lifts the guard for one
-transaction and restores it before that transaction commits (DDL is transactional on
-both engines, so no other connection ever sees the ledger unguarded). It exists for the
-test suite's table flush; nothing in the product calls it.
+The product has no way around them. The test suite, whose table flush between
+transactional tests must empty the ledger, lifts them for one transaction with its own
+helper (``tests/guard.py``), built from ``install_sql`` and ``uninstall_sql`` here.
 """
 
-from contextlib import contextmanager
-
-from django.db import connections, transaction
+from django.db import connections
 
 LEDGER_TABLES = ("event", "event_entity_axis_delta", "event_metadata")
 APPEND_ONLY_MESSAGE = "the ledger is append-only"
@@ -92,35 +89,3 @@ def missing_triggers(using: str = "default") -> list[str]:
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         present = {row[0] for row in cursor.fetchall()}
     return [name for name in expected if name not in present]
-
-
-@contextmanager
-def ledger_maintenance(using: str = "default"):
-    """Lift the append-only guard for the body of one transaction, then restore it.
-
-    Test-suite plumbing (the table flush between transactional tests). The guard is
-    back before the transaction commits, and a rollback restores it too.
-    """
-    connection = connections[using]
-    with transaction.atomic(using=using):
-        _set_guard(connection, enabled=False)
-        yield
-        _set_guard(connection, enabled=True)
-
-
-def _set_guard(connection, *, enabled: bool) -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # ALTER TABLE refuses while deferred foreign-key checks are pending: run them
-            # now, then defer again for the rest of the transaction.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            action = "ENABLE" if enabled else "DISABLE"
-            for table in LEDGER_TABLES:
-                cursor.execute(f"ALTER TABLE {table} {action} TRIGGER USER")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        else:
-            # SQLite cannot disable a trigger; dropping and re-creating it inside the
-            # transaction is just as invisible to other connections.
-            sql = install_sql if enabled else uninstall_sql
-            for statement in sql(connection.vendor):
-                cursor.execute(statement)

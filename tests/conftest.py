@@ -9,8 +9,8 @@ from django.db import connection
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from axes.models import Axis, AxisValue, CharacterAxisScore
-from ledger.guard import ledger_maintenance
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
+from tests.guard import ledger_maintenance
 from worlds.models import Character, World
 
 FIXTURE_WORLDS = Path(__file__).parent / "fixtures" / "worlds"

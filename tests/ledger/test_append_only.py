@@ -7,11 +7,12 @@ from django.core.checks import run_checks
 from django.db import DatabaseError, connection, transaction
 
 from ledger.exceptions import LedgerImmutableError
-from ledger.guard import APPEND_ONLY_MESSAGE, LEDGER_TABLES, ledger_maintenance, missing_triggers
+from ledger.guard import APPEND_ONLY_MESSAGE, LEDGER_TABLES, missing_triggers
 from ledger.models import LEDGER_IMMUTABLE, Event, EventEntityAxisDelta, EventMetadata
 from ledger.services import apply_event
 from tests.conftest import table_state
 from tests.factories import CharacterFactory
+from tests.guard import ledger_maintenance
 
 pytestmark = pytest.mark.usefixtures("synced")
 

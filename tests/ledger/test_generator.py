@@ -149,3 +149,20 @@ def test_generate_ledger_refuses_bad_arguments(args, message):
     with pytest.raises(CommandError, match=re.escape(message)):
         call_command("generate_ledger", *args, stdout=io.StringIO(), stderr=io.StringIO())
     assert not Event.objects.exists()
+
+
+def test_generated_characters_record_the_policy_their_snapshots_were_derived_with():
+    from ledger.generator import generate_ledger
+    from worlds.models import World
+
+    generate_ledger(world_id="alpha", characters=5, events=40)
+    # A snapshot of another policy (as after a hand edit): growing the ledger re-derives it.
+    Character.objects.filter(world="alpha").update(state_version="another policy")
+    generate_ledger(world_id="alpha", characters=0, events=200, existing=True)
+
+    policy_hash = World.objects.get(pk="alpha").policy_hash
+    for character in Character.objects.filter(world="alpha"):
+        assert (character.state_version, character.snapshot_stale) == (policy_hash, False)
+        assert character.base_state_json["seed"] == 0
+        assert character.current_state_json["seed"] == character.state_seed
+        assert character.current_state_json["policy_hash"] == policy_hash

@@ -7,12 +7,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from axes.models import CharacterAxisScore
-from ledger.guard import ledger_maintenance
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata
 from ledger.services import apply_event, rebuild_scores
 from ledger.verification import Discrepancy, verify_character, verify_ledger
 from tests.conftest import table_state
 from tests.factories import CharacterFactory
+from tests.guard import ledger_maintenance
 from worlds.models import Character
 
 pytestmark = pytest.mark.usefixtures("synced")
