@@ -51,18 +51,28 @@ class RecordedDelta:
 
 @dataclass(frozen=True)
 class RecordedEvent:
-    """What an event wrote besides its row: its deltas and metadata.
+    """What an event wrote besides its row: its type's name, its deltas and metadata.
 
     ``apply_event`` sets it on the events it returns (``Event.recorded``), and
     ``load_recorded_events`` on events read back, so callers answer from it without
-    reading the deltas again.
+    reading the event type or the deltas again.
     """
 
+    event_type: str
+    event_type_description: str
     deltas: tuple[RecordedDelta, ...]
     metadata: dict[str, str]
 
     @classmethod
-    def of(cls, deltas: list[RecordedDelta], metadata: dict[str, str]) -> "RecordedEvent":
-        """Return the record with its deltas in display order: by axis name, then character."""
+    def of(
+        cls,
+        event_type: tuple[str, str],
+        deltas: list[RecordedDelta],
+        metadata: dict[str, str],
+    ) -> "RecordedEvent":
+        """Return the record with its deltas in display order: by axis name, then character.
+
+        ``event_type`` is the type's ``(name, description)``.
+        """
         ordered = sorted(deltas, key=lambda delta: (delta.axis_name, delta.character_id))
-        return cls(deltas=tuple(ordered), metadata=dict(metadata))
+        return cls(*event_type, deltas=tuple(ordered), metadata=dict(metadata))

@@ -156,6 +156,7 @@ def load_recorded_events(
     for event in by_id.values():
         registry = get_world_registry(event.world)
         event.recorded = RecordedEvent.of(
+            (event.event_type.name, event.event_type.description),
             [
                 RecordedDelta.labelled(registry.by_id[axis_id], character_id, *scores)
                 for character_id, axis_id, *scores in deltas.get(event.pk, [])
@@ -184,8 +185,8 @@ def serialize_event(event: Event) -> dict:
     return {
         "event_id": event.pk,
         "world_id": event.world_id,
-        "event_type": event.event_type.name,
-        "event_type_description": event.event_type.description,
+        "event_type": event.recorded.event_type,
+        "event_type_description": event.recorded.event_type_description,
         "timestamp": event.timestamp,
         "metadata": event.recorded.metadata,
         "deltas": [

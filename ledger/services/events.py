@@ -267,20 +267,12 @@ def _record(requests: list[EventRequest], *, genesis: bool, batched: bool = Fals
     return idempotency.line_up(outcomes, created)
 
 
-def _event_types(world: World, names: set[str]) -> dict[str, EventType]:
-    """Return the world's event types of these names, creating the missing ones."""
-    found = {
-        name: EventType.from_db(
-            connection.alias,
-            ["id", "world_id", "name", "description"],
-            [type_id, world.world_id, name, description],
-        )
-        for name, (type_id, description) in statements.find_event_types(
-            world.world_id, sorted(names)
-        ).items()
-    }
+def _event_types(world: World, names: set[str]) -> dict[str, tuple[int, str]]:
+    """Return ``{name: (id, description)}`` of the world's event types, creating missing ones."""
+    found = statements.find_event_types(world.world_id, sorted(names))
     for name in sorted(names - found.keys()):
-        found[name] = EventType.objects.get_or_create(world=world, name=name)[0]
+        event_type = EventType.objects.get_or_create(world=world, name=name)[0]
+        found[name] = (event_type.pk, event_type.description)
     return found
 
 
@@ -288,7 +280,7 @@ def _insert_events(world_id, requests: list[EventRequest], types, now) -> list[i
     rows = [
         (
             world_id,
-            types[request.event_type].pk,
+            types[request.event_type][0],
             now,
             request.idempotency_key,
             request.request_hash,
@@ -333,14 +325,15 @@ def _recorded_events(
             [
                 event_id,
                 request.world_id,
-                types[request.event_type].pk,
+                types[request.event_type][0],
                 now,
                 request.idempotency_key,
                 request.request_hash,
             ],
         )
-        event.event_type = types[request.event_type]
         event.replayed = False
-        event.recorded = RecordedEvent.of(deltas[event_id], request.metadata)
+        event.recorded = RecordedEvent.of(
+            (request.event_type, types[request.event_type][1]), deltas[event_id], request.metadata
+        )
         events.append(event)
     return events

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from ledger.exceptions import ErrorLocation, LedgerError
 
@@ -72,7 +73,7 @@ class EventRequest:
     metadata: dict[str, str]
     idempotency_key: str | None
 
-    @property
+    @cached_property
     def request_hash(self) -> str:
         """Return the digest an idempotent retry must match (key order and -0.0 aside)."""
         canonical = json.dumps(
