@@ -1,10 +1,9 @@
 """Every way to call the API wrongly gets a JSON error with a detail, never a 500.
 
-Each case is sent by a staff client; the body must be the one error shape, and a refused
-write must leave every table exactly as it was.
+Each case of ``tests/api/error_cases.py`` is sent by a staff client; the body must be
+the one error shape with the case's code, field and detail, and a refused write must
+leave every table exactly as it was.
 """
-
-import json
 
 import pytest
 
@@ -14,198 +13,9 @@ from ledger.services import apply_event
 from ledger.views import API_UNKNOWN_CHARACTER
 from pipeworks.api import API_JSON_TOO_DEEP
 from pipeworks.serializers import API_UNKNOWN_FIELD, MAX_ID
-from tests.api.conftest import WORLD_EVENTS_URL, WORLDS_URL, events_url, policy_url, state_url
+from tests.api.error_cases import CASES, FOREIGNER, HERO, send
 from tests.conftest import table_state
 from worlds.views import API_UNKNOWN_WORLD
-
-HERO = "{hero}"  # replaced by the hero's id
-FOREIGNER = "{foreigner}"
-
-STATE = f"/admin/characters/{HERO}/axis-state"
-EVENTS = f"/admin/characters/{HERO}/axis-events"
-
-
-def event_body(**changes) -> str:
-    return json.dumps({"event_type": "tick", "deltas": {"wealth": 0.1}, **changes})
-
-
-def world_body(**changes) -> str:
-    body = {
-        "world_id": "alpha",
-        "event_type": "tick",
-        "deltas": [{"character_id": "HERO", "axis_name": "wealth", "delta": 0.1}],
-        **changes,
-    }
-    return json.dumps(body).replace('"HERO"', HERO)
-
-
-DEEP = "[" * 100_000 + "]" * 100_000
-JSON = "application/json"
-
-# (name, method, url, raw body or None, content type, expected status)
-CASES = [
-    # Reads: ids, query parameters.
-    ("unknown character state", "get", state_url(999_999), None, None, 404),
-    ("non-numeric character state", "get", state_url("abc"), None, None, 404),
-    ("negative character state", "get", state_url("-1"), None, None, 404),
-    ("huge character id", "get", state_url("9" * 40), None, None, 404),
-    ("NUL in character id", "get", state_url("1%00"), None, None, 404),
-    ("unknown character events", "get", events_url(999_999), None, None, 404),
-    ("as_of not a number", "get", STATE + "?as_of=abc", None, None, 400),
-    ("as_of zero", "get", STATE + "?as_of=0", None, None, 400),
-    ("as_of empty", "get", STATE + "?as_of=", None, None, 400),
-    ("as_of beyond BIGINT", "get", STATE + "?as_of=9223372036854775808", None, None, 400),
-    ("as_of unknown event", "get", STATE + "?as_of=999999", None, None, 404),
-    ("limit zero", "get", EVENTS + "?limit=0", None, None, 400),
-    ("limit negative", "get", EVENTS + "?limit=-1", None, None, 400),
-    ("limit too big", "get", EVENTS + "?limit=501", None, None, 400),
-    ("limit text", "get", EVENTS + "?limit=abc", None, None, 400),
-    ("limit empty", "get", EVENTS + "?limit=", None, None, 400),
-    ("limit huge", "get", EVENTS + "?limit=" + "9" * 5000, None, None, 400),
-    ("before text", "get", EVENTS + "?before=abc", None, None, 400),
-    ("before zero", "get", EVENTS + "?before=0", None, None, 400),
-    ("before beyond BIGINT", "get", EVENTS + "?before=" + "9" * 30, None, None, 400),
-    ("empty event_type filter", "get", EVENTS + "?event_type=", None, None, 400),
-    ("NUL in event_type filter", "get", EVENTS + "?event_type=a%00b", None, None, 400),
-    ("long event_type filter", "get", EVENTS + "?event_type=" + "x" * 101, None, None, 400),
-    ("unknown axis filter", "get", EVENTS + "?axis=charisma", None, None, 400),
-    ("NUL in axis filter", "get", EVENTS + "?axis=wealth%00", None, None, 400),
-    ("unknown world policy", "get", policy_url("nowhere"), None, None, 404),
-    ("NUL in world id", "get", policy_url("alpha%00"), None, None, 404),
-    ("non-ASCII world id", "get", policy_url("w%C3%B6rld"), None, None, 404),
-    # Writes: the body is not a JSON object.
-    ("not JSON", "post", EVENTS, "{not json", JSON, 400),
-    ("truncated JSON", "post", EVENTS, '{"event_type": "tick", ', JSON, 400),
-    ("empty body", "post", EVENTS, "", JSON, 400),
-    ("JSON null", "post", EVENTS, "null", JSON, 400),
-    ("JSON array", "post", EVENTS, "[]", JSON, 400),
-    ("JSON string", "post", EVENTS, '"tick"', JSON, 400),
-    ("JSON number", "post", EVENTS, "42", JSON, 400),
-    ("invalid UTF-8", "post", EVENTS, b'{"event_type": "\xff\xfe"}', JSON, 400),
-    ("deeply nested JSON", "post", EVENTS, DEEP, JSON, 400),
-    ("deeply nested delta", "post", EVENTS, event_body(deltas={"wealth": [[[[[]]]]]}), JSON, 400),
-    (
-        "form-encoded body",
-        "post",
-        EVENTS,
-        "event_type=tick",
-        "application/x-www-form-urlencoded",
-        415,
-    ),
-    ("text body", "post", EVENTS, event_body(), "text/plain", 415),
-    # Writes: numbers.
-    ("NaN delta", "post", EVENTS, '{"event_type": "t", "deltas": {"wealth": NaN}}', JSON, 400),
-    (
-        "Infinity delta",
-        "post",
-        EVENTS,
-        '{"event_type": "t", "deltas": {"wealth": Infinity}}',
-        JSON,
-        400,
-    ),
-    (
-        "overflowing float",
-        "post",
-        EVENTS,
-        '{"event_type": "t", "deltas": {"wealth": 1e999}}',
-        JSON,
-        400,
-    ),
-    (
-        "huge integer delta",
-        "post",
-        EVENTS,
-        event_body(deltas={"wealth": 10**300 * 10**100}),
-        JSON,
-        400,
-    ),
-    (
-        "integer beyond digit limit",
-        "post",
-        EVENTS,
-        '{"event_type": "t", "deltas": {"wealth": ' + "9" * 5000 + "}}",
-        JSON,
-        400,
-    ),
-    ("string delta", "post", EVENTS, event_body(deltas={"wealth": "0.1"}), JSON, 400),
-    ("boolean delta", "post", EVENTS, event_body(deltas={"wealth": True}), JSON, 400),
-    ("object delta", "post", EVENTS, event_body(deltas={"wealth": {"by": 0.1}}), JSON, 400),
-    # Writes: fields.
-    ("missing event_type", "post", EVENTS, json.dumps({"deltas": {"wealth": 0.1}}), JSON, 400),
-    ("missing deltas", "post", EVENTS, json.dumps({"event_type": "tick"}), JSON, 400),
-    ("unknown field", "post", EVENTS, event_body(force=True), JSON, 400),
-    ("numeric event_type", "post", EVENTS, event_body(event_type=5), JSON, 400),
-    ("list event_type", "post", EVENTS, event_body(event_type=["tick"]), JSON, 400),
-    ("bad event_type", "post", EVENTS, event_body(event_type="two words"), JSON, 400),
-    ("NUL in event_type", "post", EVENTS, event_body(event_type="ti\x00ck"), JSON, 400),
-    ("reserved event_type", "post", EVENTS, event_body(event_type="character_created"), JSON, 400),
-    ("unknown axis", "post", EVENTS, event_body(deltas={"charisma": 0.1}), JSON, 400),
-    ("another world's axis", "post", EVENTS, event_body(deltas={"morale": 0.1}), JSON, 400),
-    ("NUL in axis", "post", EVENTS, event_body(deltas={"wealth\x00": 0.1}), JSON, 400),
-    ("empty deltas", "post", EVENTS, event_body(deltas={}), JSON, 400),
-    ("metadata list", "post", EVENTS, event_body(metadata=["a"]), JSON, 400),
-    ("metadata number value", "post", EVENTS, event_body(metadata={"a": 1}), JSON, 400),
-    ("metadata nested value", "post", EVENTS, event_body(metadata={"a": {"b": "c"}}), JSON, 400),
-    ("metadata NUL key", "post", EVENTS, event_body(metadata={"a\x00": "b"}), JSON, 400),
-    ("metadata NUL value", "post", EVENTS, event_body(metadata={"a": "b\x00"}), JSON, 400),
-    ("metadata empty key", "post", EVENTS, event_body(metadata={"": "b"}), JSON, 400),
-    ("metadata too long", "post", EVENTS, event_body(metadata={"a": "b" * 1001}), JSON, 400),
-    ("NUL in idempotency_key", "post", EVENTS, event_body(idempotency_key="k\x00"), JSON, 400),
-    ("object idempotency_key", "post", EVENTS, event_body(idempotency_key={}), JSON, 400),
-    ("unknown character write", "post", events_url(999_999), event_body(), JSON, 404),
-    ("non-numeric character write", "post", events_url("abc"), event_body(), JSON, 404),
-    # World events.
-    ("unknown world", "post", WORLD_EVENTS_URL, world_body(world_id="nowhere"), JSON, 404),
-    ("NUL in world_id", "post", WORLD_EVENTS_URL, world_body(world_id="alpha\x00"), JSON, 400),
-    (
-        "another world's character",
-        "post",
-        WORLD_EVENTS_URL,
-        world_body().replace(HERO, FOREIGNER),
-        JSON,
-        400,
-    ),
-    (
-        "unknown character in list",
-        "post",
-        WORLD_EVENTS_URL,
-        world_body().replace(HERO, "999999"),
-        JSON,
-        404,
-    ),
-    (
-        "character id beyond BIGINT",
-        "post",
-        WORLD_EVENTS_URL,
-        world_body().replace(HERO, "9" * 30),
-        JSON,
-        400,
-    ),
-    ("deltas not a list", "post", WORLD_EVENTS_URL, world_body(deltas={"a": 1}), JSON, 400),
-    ("delta item not an object", "post", WORLD_EVENTS_URL, world_body(deltas=[[]]), JSON, 400),
-    (
-        "duplicate pair",
-        "post",
-        WORLD_EVENTS_URL,
-        world_body(deltas=[{"character_id": 1, "axis_name": "wealth", "delta": 0.1}] * 2),
-        JSON,
-        400,
-    ),
-    ("world body not JSON", "post", WORLD_EVENTS_URL, "nope", JSON, 400),
-    ("world body deeply nested", "post", WORLD_EVENTS_URL, DEEP, JSON, 400),
-    # Methods.
-    ("PUT state", "put", STATE, "{}", JSON, 405),
-    ("POST state", "post", STATE, event_body(), JSON, 405),
-    ("DELETE events", "delete", EVENTS, None, None, 405),
-    ("PATCH events", "patch", EVENTS, "{}", JSON, 405),
-    ("GET world events", "get", WORLD_EVENTS_URL, None, None, 405),
-    ("DELETE world events", "delete", WORLD_EVENTS_URL, None, None, 405),
-    ("POST worlds", "post", WORLDS_URL, "{}", JSON, 405),
-    ("PUT world policy", "put", policy_url("alpha"), "{}", JSON, 405),
-    ("unknown method", "FOO", EVENTS, None, None, 405),
-    ("TRACE", "TRACE", STATE, None, None, 405),
-]
-
 
 # DRF's messages for a field or a request it refused.
 INTEGER = "A valid integer is required."
@@ -449,14 +259,6 @@ def test_every_case_states_its_error():
     assert list(ERRORS) == [case[0] for case in CASES]
 
 
-def send(client, method, url, body, content_type):
-    if method.isupper():
-        return client.generic(method, url)
-    if body is None:
-        return getattr(client, method)(url)
-    return getattr(client, method)(url, body, content_type=content_type)
-
-
 @pytest.mark.parametrize(
     ("method", "url", "body", "content_type", "status", "expected"),
     [(*case[1:], ERRORS.get(case[0])) for case in CASES],
@@ -481,44 +283,4 @@ def test_every_error_is_a_json_4xx_with_a_detail_and_writes_nothing(
     code, field, detail = expected
     detail = detail.replace(FOREIGNER, str(foreigner.pk))
     assert (error["code"], error["field"], error["detail"]) == (code, field, detail)
-    assert table_state() == before
-
-
-def test_a_client_accepting_only_html_gets_a_json_406(staff_client, hero):
-    response = staff_client.get(state_url(hero.pk), HTTP_ACCEPT="text/html")
-
-    assert response.status_code == 406
-    assert response.json() == {
-        "detail": "Could not satisfy the request Accept header.",
-        "code": "not_acceptable",
-        "field": None,
-    }
-
-
-def test_head_and_options_answer_without_error(staff_client, hero):
-    assert staff_client.head(state_url(hero.pk)).status_code == 200
-    assert staff_client.options(events_url(hero.pk)).status_code == 200
-
-
-def test_a_database_failure_while_writing_is_503_and_writes_nothing(
-    staff_client, hero, monkeypatch
-):
-    from django.db import OperationalError
-
-    from ledger.services import state
-
-    def fail(*args, **kwargs):
-        raise OperationalError("connection lost")
-
-    monkeypatch.setattr(state, "write_snapshots", fail)
-    before = table_state()
-
-    response = staff_client.post(events_url(hero.pk), event_body(), content_type=JSON)
-
-    assert response.status_code == 503
-    assert response.json() == {
-        "detail": services.APPLY_EVENT_DATABASE_ERROR.format(error="OperationalError"),
-        "code": "database_error",
-        "field": None,
-    }
     assert table_state() == before

@@ -1,0 +1,278 @@
+"""The Markdown report of ``make bench``: ``bench/results.md``, from ``bench/run.py``'s figures.
+
+``write_results`` writes one section per part of the run that has figures (writes, reads,
+maintenance, policy sync, HTTP) and prints the report too.
+"""
+
+import os
+import platform
+import sqlite3
+import statistics
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+READ_TARGET = 1.3
+FLOOR_WRITERS = "1,786 ev/s on distinct characters and 1,433 ev/s on one character (k=1)"
+
+
+def span(figure):
+    return f"{figure['median']:,.0f} [{figure['min']:,.0f}, {figure['max']:,.0f}]"
+
+
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def write_results(report, *, quick):
+    import django
+    import psycopg
+
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench`{' --quick' if quick else ''} on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {report['minutes']:.1f} minutes.",
+        "",
+        f"- Machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        f"- Python {platform.python_version()}, Django {django.get_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, psycopg {psycopg.__version__}",
+        "- Medians of 3 runs, [min, max] in brackets. Ratios are product / baseline, measured in",
+        "  the same run (targets: apply_event >= 0.5 x the raw-SQL floor; reads on the big",
+        f"  ledger <= {READ_TARGET} x the small one; maintenance memory flat).",
+        "",
+    ]
+    if report["writes"]:
+        lines += write_sections(report["writes"])
+    if report["scale"]:
+        lines += read_section(report["scale"], quick=quick)
+        lines += maintenance_section(report["scale"])
+        lines += policy_section(report["scale"])
+    if report["http"]:
+        lines += http_section(report["http"])
+    path = ROOT / "bench" / "results.md"
+    path.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"written to {path.relative_to(ROOT)}")
+
+
+def write_sections(writes):
+    lines = [
+        "## Writes: apply_event against the raw-SQL floor (one event per transaction)",
+        "",
+        "| engine | deltas/event | floor ev/s | apply_event ev/s | ratio | queries/event |",
+        "|---|---|---|---|---|---|",
+    ]
+    for engine, figures in writes.items():
+        for k in (1, 3):
+            floor = summary(figures[f"floor_k{k}"])
+            product = summary(figures[f"apply_event_k{k}"])
+            ratios = [
+                p / f
+                for p, f in zip(figures[f"apply_event_k{k}"], figures[f"floor_k{k}"], strict=True)
+            ]
+            lines.append(
+                f"| {engine} | {k} | {span(floor)} | {span(product)} "
+                f"| {statistics.median(ratios):.2f} [{min(ratios):.2f}, {max(ratios):.2f}] "
+                f"| {figures[f'queries_k{k}']} |"
+            )
+    lines.append("")
+    lines += [
+        "## Batch application: a world tick in one apply_events call",
+        "",
+        "| engine | events in the batch | one by one ev/s | apply_events ev/s | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for engine, figures in writes.items():
+        ratios = [b / s for b, s in zip(figures["batch"], figures["batch_single"], strict=True)]
+        lines.append(
+            f"| {engine} | {figures['tick_size']} | {span(summary(figures['batch_single']))} "
+            f"| {span(summary(figures['batch']))} "
+            f"| {statistics.median(ratios):.1f} [{min(ratios):.1f}, {max(ratios):.1f}] |"
+        )
+    lines.append("")
+    for engine, figures in writes.items():
+        lines.append(
+            f"{engine}: verify_ledger over the {figures['verify_deltas']:,} deltas written, "
+            f"the floor's included: {'clean' if figures['verify_clean'] else 'NOT CLEAN'}."
+        )
+        lines.append("")
+    return lines
+
+
+def ms(values):
+    return f"{statistics.median(values):.1f}"
+
+
+def read_section(scale, *, quick):
+    first = next(iter(scale.values()))
+    small, big = list(first["reads"])[0], list(first["reads"])[-1]
+    lines = [
+        f"## Reads: {small} against {big} events",
+        "",
+        "The ledger grows in stages, each by `manage.py generate_ledger` "
+        "(PostgreSQL: then `VACUUM ANALYZE`, as autovacuum would; SQLite gets no `ANALYZE`, "
+        "as in production):",
+        "",
+    ]
+    for label, arguments, _ in first["stages"]:
+        lines.append(f"- {label}: `generate_ledger {arguments}`")
+    sample = first["reads"][small]
+    lines += [
+        "",
+        f"Requests in-process through `django.test.Client` as a superuser (`force_login`), "
+        f"{sample['requests']} per endpoint and run, each to a random character of "
+        "`pipeworks_web` (as_of: a random event of that character), 3 runs. p50 and p99 in ms "
+        "are medians over the runs; SQL is the p50 of the time spent in queries; queries "
+        "and KB are those of one request (KB: the response body). "
+        f"Target: p50 at {big} <= {READ_TARGET} x p50 at {small}; the same queries at both "
+        "sizes.",
+        "",
+        f"| engine | endpoint | p50 {small} | p50 {big} | ratio | p99 {small} | p99 {big} "
+        f"| SQL p50 {small} → {big} | queries {small} / {big} | KB {small} / {big} |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for engine, figures in scale.items():
+        low, high = figures["reads"][small], figures["reads"][big]
+        for name, a in low["endpoints"].items():
+            b = high["endpoints"][name]
+            ratio = statistics.median(b["p50"]) / statistics.median(a["p50"])
+            verdict = "flat" if ratio <= READ_TARGET else "**NOT FLAT**"
+            queries = "/".join(map(str, a["queries"])) + " / " + "/".join(map(str, b["queries"]))
+            if a["queries"] != b["queries"]:
+                queries += " (differ)"
+            lines.append(
+                f"| {engine} | `{name}` | {ms(a['p50'])} | {ms(b['p50'])} "
+                f"| {ratio:.2f} {verdict} | {ms(a['p99'])} | {ms(b['p99'])} "
+                f"| {ms(a['sql_p50'])} → {ms(b['sql_p50'])} | {queries} "
+                f"| {a['bytes'] / 1000:.0f} / {b['bytes'] / 1000:.0f} |"
+            )
+    lines.append("")
+    for engine, figures in scale.items():
+        sizes = ", ".join(
+            f"{label}: {r['events']:,} events, {r['deltas']:,} deltas, "
+            f"{r['characters']:,} characters"
+            for label, r in figures["reads"].items()
+        )
+        built = ", ".join(f"{label} in {seconds:.0f} s" for label, _, seconds in figures["stages"])
+        lines.append(f"{engine}: {sizes}; stages built {built}.")
+        lines.append("")
+    return lines
+
+
+def maintenance_section(scale):
+    first = next(iter(scale.values()))
+    small, big = list(first["maintenance"])[0], list(first["maintenance"])[-1]
+    runs = len(first["maintenance"][small]["verify_ledger"]["seconds"])
+    lines = [
+        f"## Maintenance: verify_ledger and rebuild_scores at {small} and {big} events",
+        "",
+        f"Each command a `manage.py` subprocess, {runs} run(s); seconds are wall time, "
+        "RSS the child's peak resident memory (`os.wait4`). Same characters at both sizes: "
+        "the histories grow, the population does not. Target: RSS ratio about 1 (memory "
+        "does not grow with the ledger).",
+        "",
+        f"| engine | command | deltas {small} / {big} | s {small} | s {big} "
+        f"| RSS MiB {small} | RSS MiB {big} | RSS ratio | result |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for engine, figures in scale.items():
+        low, high = figures["maintenance"][small], figures["maintenance"][big]
+        for name in ("verify_ledger", "rebuild_scores"):
+            a, b = low[name], high[name]
+            rss_a = statistics.median(a["rss_kib"]) / 1024
+            rss_b = statistics.median(b["rss_kib"]) / 1024
+            if name == "verify_ledger":
+                deltas = f"{a['deltas']:,} / {b['deltas']:,}"
+                result = "clean" if a["clean"] and b["clean"] else "**NOT CLEAN**"
+            else:
+                deltas = "same"
+                result = "; ".join(b["output"])
+            lines.append(
+                f"| {engine} | {name} | {deltas} | {span1(a['seconds'])} | {span1(b['seconds'])} "
+                f"| {rss_a:.0f} | {rss_b:.0f} | {rss_b / rss_a:.2f} | {result} |"
+            )
+    lines.append("")
+    return lines
+
+
+def span1(values):
+    figure = summary(values)
+    if len(values) == 1:
+        return f"{figure['median']:.1f}"
+    return f"{figure['median']:.1f} [{figure['min']:.1f}, {figure['max']:.1f}]"
+
+
+def policy_section(scale):
+    first = next(iter(scale.values()))["policies"]
+    lines = [
+        "## Policy sync",
+        "",
+        f"No-op: {first['worlds']} copies of the fixture world `alpha` in a temporary "
+        "PIPEWORKS_WORLDS_DIR, synced once, then `sync_world_policies()` again "
+        f"({first['runs']} runs), in-process; statements and writes (INSERT, UPDATE, DELETE) "
+        "counted with `CaptureQueriesContext`; target: 0 writes. Change: the description of "
+        "an axis of `pipeworks_web` edited (a new policy hash), on the biggest ledger: the "
+        "sync re-derives every snapshot of the world.",
+        "",
+        "| engine | worlds | no-op s | no-op statements | no-op writes | change: snapshots "
+        "| change s | snapshots/s | change writes |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for engine, figures in scale.items():
+        p = figures["policies"]
+        rate = statistics.median(p["change_snapshots"]) / statistics.median(p["change_seconds"])
+        lines.append(
+            f"| {engine} | {p['worlds']} | {span2(p['noop_seconds'])} "
+            f"| {max(p['noop_statements'])} | {max(p['noop_writes'])} "
+            f"| {statistics.median(p['change_snapshots']):,.0f} | {span2(p['change_seconds'])} "
+            f"| {rate:,.0f} | {max(p['change_writes'])} |"
+        )
+    lines.append("")
+    return lines
+
+
+def span2(values):
+    figure = summary(values)
+    return f"{figure['median']:.2f} [{figure['min']:.2f}, {figure['max']:.2f}]"
+
+
+def http_section(http):
+    lines = [
+        "## Concurrent writers over HTTP (PostgreSQL)",
+        "",
+        f"gunicorn with {http['workers']} sync workers, {http['clients']} client processes, "
+        f"each POSTing {http['events_per_client']} one-delta events per run to "
+        "`/admin/characters/<id>/axis-events` (token auth, a new connection per request), "
+        f"{http['runs']} run(s); world `alpha` with {http['characters']:,} characters and "
+        f"{http['history']:,} events of history first. ev/s counts 201 answers over the "
+        "wall time of the run; latencies are per request, in ms, medians over runs. "
+        "`CONN_MAX_AGE` is the product's setting: 0 (the default) opens a database "
+        "connection per request.",
+        "",
+        "| CONN_MAX_AGE | characters | events/run | ev/s | p50 ms | p99 ms | answers |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for max_age, patterns in http["configs"].items():
+        for pattern, runs in patterns.items():
+            statuses = {}
+            for one in runs:
+                for status, n in one["statuses"].items():
+                    statuses[status] = statuses.get(status, 0) + n
+            rates = summary([r["rate"] for r in runs])
+            lines.append(
+                f"| {max_age} | {'one per client' if pattern == 'disjoint' else 'one shared'} "
+                f"| {runs[0]['events']} | {span(rates)} "
+                f"| {ms([r['p50'] for r in runs])} | {ms([r['p99'] for r in runs])} "
+                f"| {', '.join(f'{n} x {s}' for s, n in sorted(statuses.items()))} |"
+            )
+    lines += [
+        "",
+        f"After the runs: {http['verify']}.",
+        "",
+        f"For scale only (not a target): the raw-SQL floor in PERFORMANCE-NOTES does "
+        f"{FLOOR_WRITERS} with 4 writers and no HTTP, Django or authentication; measured "
+        "on a quieter day, so compare orders of magnitude, not digits.",
+        "",
+    ]
+    return lines
