@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pipeworks
 HOST ?= 127.0.0.1:8000
+# Without DEBUG=1 the settings refuse to start with no real SECRET_KEY. The tests and the
+# checks run with DEBUG off, as production does, so they get this public test-only key
+# unless the environment has one. Never use it for a server anyone else can reach.
+export SECRET_KEY ?= pipeworks-test-only-not-a-secret-5f0c9a7e2b41d8c3e6a9f1b7d2c4e8a0
 
 .PHONY: install serve test test-sqlite test-postgres lint check bench lock clean
 

@@ -93,7 +93,16 @@ def main():
         conn.execute(f'CREATE DATABASE "{name}"')
     env = {"DATABASE_URL": args.database_url, "PIPEWORKS_WORLDS_DIR": str(WORLDS_DIR)}
     token = prepare(env, characters=args.characters)
-    manage(env, "generate_ledger", "--world", "alpha", "--existing", "--events", str(args.history))
+    manage(
+        env,
+        "generate_ledger",
+        "--i-know-this-is-not-production",
+        "--world",
+        "alpha",
+        "--existing",
+        "--events",
+        str(args.history),
+    )
     with psycopg.connect(args.database_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         character_ids = [row[0] for row in conn.execute("SELECT id FROM characters ORDER BY id")]

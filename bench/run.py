@@ -34,6 +34,10 @@ from bench.report import write_results  # noqa: E402
 PYTHON = sys.executable
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pipeworks_bench")
 SECTIONS = ("writes", "scale", "http")
+# Every process runs with DEBUG off, as production does (DEBUG records every query), so
+# it needs a real SECRET_KEY; the scratch databases get this public bench-only one, and
+# generate_ledger its --i-know-this-is-not-production flag.
+BENCH_SECRET_KEY = "pipeworks-bench-only-not-a-secret-3d9b6e1f7a2c5e8b0d4f6a9c1e3b5d7f"  # noqa: S105
 
 # The growing ledger: (label, generate_ledger arguments, measure reads, measure maintenance).
 # Reads compare characters with the same history at both sizes: the 10k ledger has 100
@@ -59,7 +63,7 @@ def run(args, env, capture=False):
     result = subprocess.run(
         [PYTHON, *args],
         cwd=ROOT,
-        env={**os.environ, "DEBUG": "0", **env},
+        env={**os.environ, "DEBUG": "0", "SECRET_KEY": BENCH_SECRET_KEY, **env},
         text=True,
         capture_output=capture,
         check=False,
@@ -82,6 +86,7 @@ def prepare(env, characters, events):
         [
             "manage.py",
             "generate_ledger",
+            "--i-know-this-is-not-production",
             "--characters",
             str(characters),
             "--events",
@@ -120,7 +125,10 @@ def scale(env, engine, *, quick):
     for label, arguments, reads, maintenance in SCALE_STAGES["quick" if quick else "full"]:
         print(f"[{engine}] ledger to {label}: generate_ledger {' '.join(arguments)}", flush=True)
         started = time.perf_counter()
-        run(["manage.py", "generate_ledger", *arguments, "-v0"], env)
+        run(
+            ["manage.py", "generate_ledger", "--i-know-this-is-not-production", *arguments, "-v0"],
+            env,
+        )
         vacuum_analyze(env)
         figures["stages"].append((label, " ".join(arguments), time.perf_counter() - started))
         if reads:

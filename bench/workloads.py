@@ -11,6 +11,7 @@ import os
 import random
 import sys
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,12 +26,14 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench.floor import Floor  # noqa: E402
+from ledger.provenance import Actor  # noqa: E402
 from ledger.services import apply_event, apply_events  # noqa: E402
 from ledger.verification import verify_ledger  # noqa: E402
 from worlds.models import Character  # noqa: E402
 
 WORLD = "pipeworks_web"
 AXES = {1: ["wealth"], 3: ["wealth", "health", "demeanor"]}
+BENCH_ACTOR = Actor(name="bench-server", user_id=1)
 
 
 def requests(rng, character_ids, k, count):
@@ -71,7 +74,16 @@ def main():
     character_ids = list(Character.objects.filter(world=WORLD).values_list("pk", flat=True))
 
     def product(deltas, metadata):
-        apply_event(world_id=WORLD, event_type="bench", deltas=deltas, metadata=metadata)
+        # With the provenance an API request records: a user, the channel, a request id.
+        apply_event(
+            world_id=WORLD,
+            event_type="bench",
+            deltas=deltas,
+            metadata=metadata,
+            actor=BENCH_ACTOR,
+            source="api",
+            request_id=uuid.uuid4().hex,
+        )
 
     def raw(deltas, metadata):
         floor.apply(WORLD, "bench", deltas, metadata)

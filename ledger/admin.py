@@ -1,26 +1,43 @@
-"""The ledger in the admin: read-only events, with their deltas and metadata.
+"""The ledger in the admin: read-only events, with their deltas, metadata and provenance.
 
-Nothing here writes: events are made by ``apply_event`` only, so no one (superusers
-included) may add, change or delete an event, a delta or a metadata row. The event list
-stays fast on a ledger of millions of rows: no full ``COUNT(*)`` of the table, no
-``DISTINCT`` over joins for search or the character filter, and a bounded preview of
-each event's deltas.
+No one (superusers included) may add, change or delete an event, a delta or a metadata
+row: events are made by the ledger services only. The one write on these pages is the
+"Reverse this event" form, which calls ``reverse_event`` for users holding the reverse
+permission in the event's world; the reversal is a new event, the original is untouched.
+A user limited to some worlds (``access.selectors.allowed_world_ids``) sees only their
+events.
+
+The event list stays fast on a ledger of millions of rows: no full ``COUNT(*)`` of the
+table, no ``DISTINCT`` over joins for search or the filters, a bounded preview of each
+event's deltas, and each event's reversal read by a subquery of the page's one query.
 """
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 
+from access.roles import REVERSE_PERMISSION
+from access.selectors import allowed_world_ids, may_use_world
 from axes.registry import get_world_registry
-from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
+from ledger.exceptions import LedgerError
+from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType, Source
+from ledger.provenance import UNKNOWN
+from ledger.services import reverse_event
 from pipeworks.admin import ReadOnlyAdmin, ReadOnlyInline
+from pipeworks.serializers import MAX_ID
 from worlds.models import Character
 
 CHANGES_PREVIEW = 3
@@ -29,8 +46,12 @@ EVENT_TYPES_NOTE = (
 )
 LEDGER_NOTE = (
     "The ledger is append-only: events are written by apply_event (services and the API) "
-    "and can't be added, changed or deleted here."
+    "and can't be added, changed or deleted here; a mistaken event is corrected by "
+    "reversing it, which writes a new event."
 )
+REVERSE_DONE = "Reversed by #{reversal_id}: event #{event_id} is undone."
+REVERSE_NO_REASON = "Give a reason to reverse event #{event_id}; nothing was written."
+UNKNOWN_EVENT = "No event with id {object_id!r}."
 
 
 class EstimatedCountPaginator(Paginator):
@@ -79,6 +100,89 @@ def unfiltered_row_count(queryset: QuerySet, *, estimate_from: int) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
+def limit_to_allowed_worlds(queryset: QuerySet, request, *, field: str = "world_id") -> QuerySet:
+    """Return ``queryset`` narrowed to the worlds the request's user may see.
+
+    ``field`` names the rows' world (``pk`` for worlds themselves). Unlimited users get
+    the queryset unchanged, so the ledger's unfiltered list keeps its cheap count.
+    """
+    allowed = allowed_world_ids(request.user)
+    if allowed is None:
+        return queryset
+    return queryset.filter(**{f"{field}__in": allowed})
+
+
+def event_url(event_id: int) -> str:
+    """Return the admin page of one event."""
+    return reverse("admin:ledger_event_change", args=[event_id])
+
+
+def actor_events_url(user_id: int) -> str:
+    """Return the event list filtered to the events of one user account."""
+    changelist = reverse("admin:ledger_event_changelist")
+    return f"{changelist}?{ActorFilter.parameter_name}={user_id}"
+
+
+def actor_html(event: Event) -> str:
+    """Return who caused ``event`` as recorded, linked to their events when it was a user.
+
+    Reads ``actor_user_id`` and ``actor_name`` only: the account may have been deleted,
+    and ``event.actor_user`` would then raise.
+    """
+    name = event.actor_name or UNKNOWN
+    if event.actor_user_id is None:
+        return format_html('<span class="pw-actor">{}</span>', name)
+    return format_html(
+        '<a class="pw-actor" href="{}" title="Events caused by this user">{}</a>',
+        actor_events_url(event.actor_user_id),
+        name,
+    )
+
+
+def source_label(event: Event) -> str:
+    """Return the channel of ``event``; "unknown" for one recorded before provenance."""
+    return event.get_source_display() if event.source else UNKNOWN
+
+
+def correction_html(event: Event) -> str:
+    """Return the "reverses #M" and "reversed by #N" markers of ``event``, linked.
+
+    ``reversed_by_id`` is the annotation of ``EventAdmin.get_queryset``.
+    """
+    markers = []
+    if event.reverses_id is not None:
+        markers.append(("pw-reverses", "reverses", event_url(event.reverses_id), event.reverses_id))
+    if event.reversed_by_id is not None:
+        markers.append(
+            ("pw-reversed-by", "reversed by", event_url(event.reversed_by_id), event.reversed_by_id)
+        )
+    return format_html_join("", '<div class="{}">{} <a href="{}">#{}</a></div>', markers)
+
+
+def _id_parameter(name: str, value: str) -> int:
+    """Return a list filter's id parameter, or refuse the lookup (the admin shows ?e=1)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise IncorrectLookupParameters(f"{name} must be an id, not {value!r}") from None
+    if not 0 < number <= MAX_ID:
+        raise IncorrectLookupParameters(f"{name} must be an id, not {value!r}")
+    return number
+
+
+class AllowedWorldFilter(admin.RelatedFieldListFilter):
+    """The world filter, offering only the worlds the user may see."""
+
+    def field_choices(self, field, request, model_admin):
+        allowed = allowed_world_ids(request.user)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            ordering=ordering,
+            limit_choices_to=None if allowed is None else {"pk__in": allowed},
+        )
+
+
 class CharacterFilter(admin.SimpleListFilter):
     """Events that changed one character, chosen by ``?character=<id>``.
 
@@ -93,11 +197,10 @@ class CharacterFilter(admin.SimpleListFilter):
         character_id = self._character_id()
         if character_id is None:
             return []
+        characters = limit_to_allowed_worlds(Character.objects.filter(pk=character_id), request)
         return [
             (str(pk), f"{name} ({world_id})")
-            for pk, name, world_id in Character.objects.filter(pk=character_id).values_list(
-                "pk", "name", "world_id"
-            )
+            for pk, name, world_id in characters.values_list("pk", "name", "world_id")
         ]
 
     def queryset(self, request, queryset):
@@ -110,12 +213,7 @@ class CharacterFilter(admin.SimpleListFilter):
 
     def _character_id(self) -> int | None:
         value = self.value()
-        if value is None:
-            return None
-        try:
-            return int(value)
-        except ValueError:
-            raise IncorrectLookupParameters(f"character must be an id, not {value!r}") from None
+        return None if value is None else _id_parameter("character", value)
 
 
 class EventTypeFilter(admin.SimpleListFilter):
@@ -125,7 +223,7 @@ class EventTypeFilter(admin.SimpleListFilter):
     parameter_name = "type"
 
     def lookups(self, request, model_admin):
-        types = EventType.objects.all()
+        types = limit_to_allowed_worlds(EventType.objects.all(), request)
         world_id = request.GET.get("world__world_id__exact")
         if world_id:
             types = types.filter(world_id=world_id)
@@ -136,6 +234,98 @@ class EventTypeFilter(admin.SimpleListFilter):
         if self.value():
             return queryset.filter(event_type__name=self.value())
         return queryset
+
+
+class SourceFilter(admin.SimpleListFilter):
+    """Events of one channel; "unknown" lists those recorded before provenance existed."""
+
+    title = "source"
+    parameter_name = "source"
+
+    def lookups(self, request, model_admin):
+        return [*Source.choices, (UNKNOWN, UNKNOWN)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == UNKNOWN:
+            return queryset.filter(source__isnull=True)
+        if value not in Source.values:
+            raise IncorrectLookupParameters(f"source must be a source, not {value!r}")
+        return queryset.filter(source=value)
+
+
+class ReversalFilter(admin.SimpleListFilter):
+    """Corrections: reversals, events that were reversed, or events that are neither.
+
+    "Was reversed" is a subquery on the reversals' unique index, not a join.
+    """
+
+    title = "reversal"
+    parameter_name = "reversal"
+    IS_REVERSAL = "is_reversal"
+    REVERSED = "reversed"
+    NEITHER = "neither"
+
+    def lookups(self, request, model_admin):
+        return [
+            (self.IS_REVERSAL, "is a reversal"),
+            (self.REVERSED, "was reversed"),
+            (self.NEITHER, "neither"),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        reversed_ids = Event.objects.filter(reverses__isnull=False).values("reverses_id")
+        if value == self.IS_REVERSAL:
+            return queryset.filter(reverses__isnull=False)
+        if value == self.REVERSED:
+            return queryset.filter(pk__in=reversed_ids)
+        if value == self.NEITHER:
+            return queryset.filter(reverses__isnull=True).exclude(pk__in=reversed_ids)
+        raise IncorrectLookupParameters(f"reversal must be one of the choices, not {value!r}")
+
+
+class ActorFilter(admin.SimpleListFilter):
+    """Events caused by one user account, chosen by ``?actor_user__id__exact=<id>``.
+
+    The actor links of the list and of the event page set it. Only the selected user is
+    listed, as a dropdown of every account would not scale; a deleted account still
+    filters its events. Actors without an account (commands, the system) are found by
+    name with the search box.
+    """
+
+    title = "actor"
+    parameter_name = "actor_user__id__exact"
+
+    def lookups(self, request, model_admin):
+        user_id = self._user_id()
+        if user_id is None:
+            return []
+        User = get_user_model()
+        names = User.objects.filter(pk=user_id).values_list(User.USERNAME_FIELD, flat=True)
+        name = next(iter(names), None)
+        return [(str(user_id), name if name is not None else f"deleted user #{user_id}")]
+
+    def queryset(self, request, queryset):
+        user_id = self._user_id()
+        return queryset if user_id is None else queryset.filter(actor_user_id=user_id)
+
+    def _user_id(self) -> int | None:
+        value = self.value()
+        return None if value is None else _id_parameter("actor", value)
+
+
+class ReverseEventForm(forms.Form):
+    """The reason a game master gives for reversing an event; the ledger records it."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Why the event is reversed; recorded in the reversal's metadata.",
+    )
 
 
 class EventChangeList(ChangeList):
@@ -200,18 +390,39 @@ class MetadataInline(ReadOnlyInline):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    """The ledger, newest first."""
+    """The ledger, newest first, with who caused each event and how it was corrected."""
 
     source_note = LEDGER_NOTE
-    list_display = ("id", "when", "kind", "changes", "metadata")
+    change_form_template = "admin/ledger/event/change_form.html"
+    list_display = (
+        "id",
+        "when",
+        "kind",
+        "actor_and_source",
+        "changes",
+        "metadata",
+        "correction",
+    )
     list_display_links = ("id",)
     # Only the primary key is indexed for ordering across the whole ledger.
     sortable_by = ("id",)
-    list_filter = (CharacterFilter, "world", EventTypeFilter)
+    list_filter = (
+        CharacterFilter,
+        ("world", AllowedWorldFilter),
+        EventTypeFilter,
+        SourceFilter,
+        ReversalFilter,
+        ActorFilter,
+    )
     list_select_related = ("event_type",)
-    search_fields = ("deltas__character__name", "metadata_entries__value", "event_type__name")
+    search_fields = (
+        "deltas__character__name",
+        "metadata_entries__value",
+        "event_type__name",
+        "actor_name",
+    )
     search_help_text = (
-        "Character name, metadata value (or key=value), event type or event id; "
+        "Character name, metadata value (or key=value), event type, actor name or event id; "
         "several words must all match."
     )
     ordering = ("-id",)
@@ -219,14 +430,47 @@ class EventAdmin(ReadOnlyAdmin):
     show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     inlines = (DeltaInline, MetadataInline)
-    fields = ("id", "world", "event_type", "timestamp", "idempotency_key", "request_hash")
-    readonly_fields = fields
+    fieldsets = (
+        (None, {"fields": ("id", "world", "event_type", "recorded_at", "occurred_at")}),
+        ("Provenance", {"fields": ("actor", "source_name", "request_id", "policy_hash")}),
+        ("Correction", {"fields": ("correction",)}),
+        ("Idempotency", {"fields": ("idempotency_key", "request_hash")}),
+    )
+    readonly_fields = (
+        "id",
+        "world",
+        "event_type",
+        "recorded_at",
+        "occurred_at",
+        "actor",
+        "source_name",
+        "request_id",
+        "policy_hash",
+        "correction",
+        "idempotency_key",
+        "request_hash",
+    )
+
+    def get_queryset(self, request):
+        """The events of the user's worlds, each with the id of its reversal, if any."""
+        reversal = Event.objects.filter(reverses=OuterRef("pk")).values("pk")[:1]
+        queryset = super().get_queryset(request).annotate(reversed_by_id=Subquery(reversal))
+        return limit_to_allowed_worlds(queryset, request)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and (
+            obj is None or may_use_world(request.user, world_id=obj.world_id)
+        )
+
+    def has_reverse_permission(self, request, obj=None) -> bool:
+        """Return whether the user may reverse events; ``obj`` (in its world) when given."""
+        return self.has_view_permission(request, obj) and request.user.has_perm(REVERSE_PERMISSION)
 
     def get_changelist(self, request, **kwargs):
         return EventChangeList
 
     def get_search_results(self, request, queryset, search_term):
-        """Match every word against names, metadata and type, through subqueries.
+        """Match every word against names, metadata, type and actor, through subqueries.
 
         Subqueries instead of joins keep one row per event, so the list needs no
         ``DISTINCT`` over the ledger.
@@ -245,6 +489,7 @@ class EventAdmin(ReadOnlyAdmin):
             Q(pk__in=by_character.values("event_id"))
             | Q(pk__in=by_metadata.values("event_id"))
             | Q(event_type__name__icontains=word)
+            | Q(actor_name__icontains=word)
         )
         key, sep, value = word.partition("=")
         if sep and key:
@@ -280,13 +525,107 @@ class EventAdmin(ReadOnlyAdmin):
             "", "<div>{}={}</div>", ((entry.key, entry.value) for entry in obj.metadata_list)
         )
 
+    @admin.display(description="actor")
+    def actor_and_source(self, obj):
+        return format_html('{}<div class="pw-quiet">{}</div>', actor_html(obj), source_label(obj))
+
+    @admin.display(description="actor")
+    def actor(self, obj):
+        return actor_html(obj)
+
+    @admin.display(description="source")
+    def source_name(self, obj):
+        return source_label(obj)
+
+    @admin.display(description="recorded at")
+    def recorded_at(self, obj):
+        return self.when(obj)
+
+    @admin.display(description="correction")
+    def correction(self, obj):
+        return correction_html(obj)
+
+    # Reversing an event -----------------------------------------------------------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and self._offers_reversal(request, obj):
+            context["reverse_form"] = ReverseEventForm()
+            context["reverse_url"] = reverse("admin:ledger_event_reverse", args=[obj.pk])
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _offers_reversal(self, request, event: Event) -> bool:
+        """Show the control only where it can succeed: a reversal or a reversed event can't."""
+        return (
+            event.reverses_id is None
+            and event.reversed_by_id is None
+            and self.has_reverse_permission(request, event)
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/reverse/",
+                self.admin_site.admin_view(self.reverse_view),
+                name="ledger_event_reverse",
+            ),
+            *super().get_urls(),
+        ]
+
+    def reverse_view(self, request, object_id):
+        """Reverse an event through ``reverse_event``, then show the reversal.
+
+        POST only (``admin_view`` checks the CSRF token). The event is looked up in every
+        world, so that one of a world the user may not use is refused (403), as the API
+        does, rather than reported missing. A refusal of the ledger (already reversed, a
+        reversal, a retired axis) is shown on the event's page; it wrote nothing.
+        """
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_reverse_permission(request):
+            raise PermissionDenied
+        event = self._any_event(object_id)
+        if not self.has_reverse_permission(request, event):
+            raise PermissionDenied
+        form = ReverseEventForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, REVERSE_NO_REASON.format(event_id=event.pk), messages.ERROR)
+            return HttpResponseRedirect(event_url(event.pk))
+        try:
+            reversal = reverse_event(
+                event_id=event.pk,
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+                source=Source.ADMIN,
+                request_id=getattr(request, "request_id", None),
+            )
+        except LedgerError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(event_url(event.pk))
+        self.message_user(
+            request,
+            REVERSE_DONE.format(reversal_id=reversal.pk, event_id=event.pk),
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(event_url(reversal.pk))
+
+    def _any_event(self, object_id: str) -> Event:
+        try:
+            return Event.objects.only("pk", "world_id").get(pk=unquote(object_id))
+        except (Event.DoesNotExist, ValueError, ValidationError):
+            raise Http404(UNKNOWN_EVENT.format(object_id=object_id)) from None
+
 
 @admin.register(EventType)
 class EventTypeAdmin(ReadOnlyAdmin):
+    """The event types of the user's worlds."""
+
     source_note = EVENT_TYPES_NOTE
     list_display = ("name", "world", "description", "created_at")
-    list_filter = ("world",)
+    list_filter = (("world", AllowedWorldFilter),)
     search_fields = ("name", "description")
     list_select_related = ("world",)
     ordering = ("world", "name")
     fields = ("name", "world", "description", "created_at")
+
+    def get_queryset(self, request):
+        return limit_to_allowed_worlds(super().get_queryset(request), request)

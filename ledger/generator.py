@@ -22,7 +22,8 @@ from django.utils import timezone
 from axes.models import CharacterAxisScore
 from axes.registry import get_world_registry
 from axes.scoring import apply_delta
-from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
+from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType, Source
+from ledger.provenance import SYSTEM, Actor
 from ledger.services import CHARACTER_CREATED, state
 from ledger.services.events import DELTA_COLUMNS, METADATA_COLUMNS
 from worlds.models import Character, World
@@ -30,7 +31,17 @@ from worlds.models import Character, World
 EVENT_TYPES = ("tick", "loot_found", "combat", "rested", "trade")
 BATCH_SIZE = 20_000
 
-_EVENT_COLUMNS = ("id", "world_id", "event_type_id", "timestamp", "request_hash")
+_EVENT_COLUMNS = (
+    "id",
+    "world_id",
+    "event_type_id",
+    "timestamp",
+    "request_hash",
+    "occurred_at",
+    "actor_name",
+    "source",
+    "policy_hash",
+)
 _DELTA_COLUMNS = ("id", *DELTA_COLUMNS)
 _METADATA_COLUMNS = ("id", *METADATA_COLUMNS)
 
@@ -156,13 +167,33 @@ def _write_events(
 ) -> None:
     """Insert the planned events in id order, moving ``scores`` and ``seeds`` along."""
     ids = _next_ids()
+    command = Actor.command("manage.py generate_ledger").name
     event_rows, delta_rows, metadata_rows = [], [], []
     for event_type_id, requested in plan:
         ids["event"] += 1
         event_id = ids["event"]
         counts.events += 1
         timestamp = start + step * counts.events
-        event_rows.append((event_id, world.pk, event_type_id, timestamp, ""))
+        # Provenance as the product records it: creations are the system's, the rest the
+        # command's.
+        actor, source = (
+            (SYSTEM.name, Source.SYSTEM)
+            if event_type_id == genesis_type
+            else (command, Source.COMMAND)
+        )
+        event_rows.append(
+            (
+                event_id,
+                world.pk,
+                event_type_id,
+                timestamp,
+                "",
+                timestamp,
+                actor,
+                source.value,
+                world.policy_hash,
+            )
+        )
         for cid in sorted(requested):
             for axis_id, asked in sorted(requested[cid].items()):
                 old = scores[cid][axis_id]

@@ -7,6 +7,7 @@ can remove a ledger row.
 
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -85,12 +86,27 @@ class EventType(models.Model):
         return self.name
 
 
+class Source(models.TextChoices):
+    """The channel an event came through."""
+
+    API = "api", "API"
+    ADMIN = "admin", "admin"
+    COMMAND = "command", "management command"
+    SYSTEM = "system", "system"
+
+
 class Event(LedgerModel):
     """An Event is an immutable record of something that happened in a World.
 
     Its deltas are the only way scores change. A retried request carrying the same
     ``idempotency_key`` returns this event instead of applying again; ``request_hash``
     tells a retry from a different request reusing the key.
+
+    The provenance columns (``actor_*``, ``source``, ``request_id``, ``occurred_at``,
+    ``policy_hash``) are written with the event and never changed. They are NULL on
+    events recorded before they existed: such events read back as "unknown". They are
+    nullable without a default so that adding them is an ``ALTER TABLE ... ADD COLUMN``,
+    which keeps the append-only triggers (an SQLite table rebuild would drop them).
     """
 
     world = models.ForeignKey(World, on_delete=models.PROTECT, related_name="events")
@@ -107,8 +123,53 @@ class Event(LedgerModel):
     request_hash = models.CharField(
         max_length=64, blank=True, editable=False, help_text="sha256 of the canonical request."
     )
+    # No database constraint and DO_NOTHING: deleting a user is never blocked by the
+    # ledger and never changes it; ``actor_name`` keeps naming the actor afterwards.
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        editable=False,
+        help_text="The user who caused the event, when it was a user.",
+    )
+    actor_name = models.CharField(  # noqa: DJ001 (NULL: recorded before provenance)
+        max_length=300,
+        null=True,
+        editable=False,
+        help_text="Who caused it, as recorded: a username, a command and OS user, 'system'.",
+    )
+    source = models.CharField(  # noqa: DJ001 (NULL: recorded before provenance)
+        max_length=20, null=True, choices=Source.choices, editable=False
+    )
+    request_id = models.CharField(  # noqa: DJ001 (NULL: not an HTTP request)
+        max_length=200,
+        null=True,
+        editable=False,
+        help_text="X-Request-ID of the HTTP request that wrote it (a correlation id).",
+    )
+    occurred_at = models.DateTimeField(
+        null=True, editable=False, help_text="Game time the client says it happened."
+    )
+    policy_hash = models.CharField(  # noqa: DJ001 (NULL: recorded before provenance)
+        max_length=64, null=True, editable=False, help_text="Policy it was validated against."
+    )
+    reverses = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversals",
+        db_index=False,  # the unique index event_reversed_once serves the lookups
+        editable=False,
+        help_text="The event this reversal undoes.",
+    )
 
     # Not columns: set on the events ``apply_event`` and ``apply_events`` return.
+    reversed_by_id: int | None = None
+    """The id of the reversal that undid this event; set by ``load_recorded_events``."""
     replayed = False
     """True when the call was an idempotent retry: this is the original, nothing was applied."""
     recorded: "RecordedEvent | None" = None
@@ -127,8 +188,19 @@ class Event(LedgerModel):
                 condition=Q(idempotency_key__isnull=False),
                 name="event_unique_idempotency_key",
             ),
+            # An event is reversed at most once. Conditional, so SQLite adds it as a
+            # unique index instead of rebuilding the table.
+            models.UniqueConstraint(
+                fields=["reverses"],
+                condition=Q(reverses__isnull=False),
+                name="event_reversed_once",
+            ),
         ]
         indexes = [models.Index(fields=["world", "id"], name="event_world_id_idx")]
+        permissions = [
+            ("apply_event", "Can apply events"),
+            ("reverse_event", "Can reverse events"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.event_type.name}"

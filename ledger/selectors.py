@@ -12,6 +12,7 @@ from django.db.models import OuterRef, Subquery
 from axes.models import Axis, CharacterAxisScore
 from axes.registry import WorldRegistry, get_world_registry
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata
+from ledger.provenance import UNKNOWN
 from ledger.records import RecordedDelta, RecordedEvent
 from worlds.models import Character
 
@@ -98,6 +99,10 @@ def list_character_events(
     before: int | None = None,
     event_type: str | None = None,
     axis: str | None = None,
+    actor: str | None = None,
+    source: str | None = None,
+    reversal: bool | None = None,
+    reversed: bool | None = None,
 ) -> EventPage:
     """Return the events that changed ``character``, newest first, with its deltas only.
 
@@ -108,6 +113,11 @@ def list_character_events(
         event_type: Only events of this type name.
         axis: Only events that changed this axis (the page still shows all of the
             character's deltas of those events).
+        actor: Only events whose recorded actor name is this.
+        source: Only events of this channel; ``unknown`` for events recorded before
+            provenance existed.
+        reversal: True: only reversals; False: no reversals.
+        reversed: True: only events that were reversed; False: only those that were not.
 
     Returns:
         The page; each event as a dict (see ``serialize_event``).
@@ -121,6 +131,16 @@ def list_character_events(
         touching = touching.filter(axis__name=axis, axis__world_id=character.world_id)
     if event_type is not None:
         touching = touching.filter(event__event_type__name=event_type)
+    if actor is not None:
+        touching = touching.filter(event__actor_name=actor)
+    if source == UNKNOWN:
+        touching = touching.filter(event__source__isnull=True)
+    elif source is not None:
+        touching = touching.filter(event__source=source)
+    if reversal is not None:
+        touching = touching.filter(event__reverses__isnull=not reversal)
+    if reversed is not None:
+        touching = touching.filter(event__reversals__isnull=not reversed)
     # One more than the page tells whether an older page exists.
     event_ids = list(
         touching.order_by("-event_id").values_list("event_id", flat=True).distinct()[: limit + 1]
@@ -138,7 +158,13 @@ def load_recorded_events(
 
     With ``character``, each record holds only that character's deltas.
     """
-    events = Event.objects.filter(pk__in=event_ids).select_related("event_type", "world")
+    events = (
+        Event.objects.filter(pk__in=event_ids)
+        .select_related("event_type", "world")
+        .annotate(
+            reversed_by_id=Subquery(Event.objects.filter(reverses=OuterRef("pk")).values("pk"))
+        )
+    )
     by_id = {event.pk: event for event in events}
     rows = EventEntityAxisDelta.objects.filter(event_id__in=event_ids)
     if character is not None:
@@ -188,6 +214,14 @@ def serialize_event(event: Event) -> dict:
         "event_type": event.recorded.event_type,
         "event_type_description": event.recorded.event_type_description,
         "timestamp": event.timestamp,
+        "recorded_at": event.timestamp,
+        "occurred_at": event.occurred_at,
+        "actor": {"name": event.actor_name or UNKNOWN, "user_id": event.actor_user_id},
+        "source": event.source or UNKNOWN,
+        "request_id": event.request_id,
+        "policy_hash": event.policy_hash,
+        "reverses": event.reverses_id,
+        "reversed_by": event.reversed_by_id,
         "metadata": event.recorded.metadata,
         "deltas": [
             {

@@ -16,6 +16,8 @@ from rest_framework import serializers
 
 from axes.registry import get_world_registry
 from ledger.exceptions import LedgerError
+from ledger.models import Source
+from ledger.provenance import UNKNOWN, max_occurred_at_skew
 from ledger.selectors import DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT
 from ledger.services.validation import (
     EVENT_TYPE_PATTERN,
@@ -27,6 +29,7 @@ from ledger.services.validation import (
 )
 from pipeworks.serializers import (
     MAX_ID,
+    OffsetDateTimeField,
     QueryIntegerField,
     RejectUnknownFieldsMixin,
     StrictCharField,
@@ -85,6 +88,20 @@ def _idempotency_key_field() -> StrictCharField:
     )
 
 
+def _occurred_at_field() -> OffsetDateTimeField:
+    return OffsetDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "Optional game time of the event, ISO 8601 with a UTC offset; default: the "
+            "server's time. At most "
+            f"{max_occurred_at_skew().total_seconds():g} seconds in the future "
+            "(PIPEWORKS_OCCURRED_AT_MAX_SKEW); no lower bound. Orders nothing: the ledger's "
+            "order is event_id."
+        ),
+    )
+
+
 # Query parameters ----------------------------------------------------------------------
 
 
@@ -125,6 +142,34 @@ class CharacterEventsQuerySerializer(serializers.Serializer):
         ),
     )
 
+    actor = StrictCharField(
+        required=False,
+        max_length=300,
+        help_text="Only events caused by this actor (as recorded: a username, 'system', ...).",
+    )
+    source = serializers.ChoiceField(
+        required=False,
+        choices=[*Source.values, UNKNOWN],
+        help_text="Only events that came through this channel; `unknown`: recorded before "
+        "provenance existed.",
+    )
+    reversal = serializers.ChoiceField(
+        required=False,
+        choices=["true", "false"],
+        help_text="`true`: only reversals; `false`: no reversals.",
+    )
+    reversed = serializers.ChoiceField(
+        required=False,
+        choices=["true", "false"],
+        help_text="`true`: only events that were reversed; `false`: only those that were not.",
+    )
+
+    def validate_reversal(self, value: str) -> bool:
+        return value == "true"
+
+    def validate_reversed(self, value: str) -> bool:
+        return value == "true"
+
     def validate_axis(self, value: str) -> str:
         character: Character = self.context["character"]
         if value not in get_world_registry(character.world).by_name:
@@ -153,6 +198,7 @@ class ApplyCharacterEventSerializer(RejectUnknownFieldsMixin, serializers.Serial
     )
     metadata = _metadata_field()
     idempotency_key = _idempotency_key_field()
+    occurred_at = _occurred_at_field()
 
     def service_kwargs(self, *, character: Character) -> dict:
         """Return the keyword arguments of ``apply_event`` for this request."""
@@ -163,6 +209,7 @@ class ApplyCharacterEventSerializer(RejectUnknownFieldsMixin, serializers.Serial
             "deltas": {character.pk: data["deltas"]},
             "metadata": data.get("metadata", {}),
             "idempotency_key": data.get("idempotency_key"),
+            "occurred_at": data.get("occurred_at"),
         }
 
     @staticmethod
@@ -200,6 +247,7 @@ class ApplyEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     )
     metadata = _metadata_field()
     idempotency_key = _idempotency_key_field()
+    occurred_at = _occurred_at_field()
 
     def validate_deltas(self, value: list[dict]) -> list[dict]:
         seen: dict[tuple[int, str], int] = {}
@@ -235,6 +283,7 @@ class ApplyEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
             "deltas": deltas,
             "metadata": data.get("metadata", {}),
             "idempotency_key": data.get("idempotency_key"),
+            "occurred_at": data.get("occurred_at"),
         }
 
     def request_field(self, exc: LedgerError) -> str | None:
@@ -299,6 +348,16 @@ class ApplyEventsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         return f"events.{index}" + (f".{inner}" if inner else "")
 
 
+class ReverseEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """A correction: undo what an event applied, with a new ``reversal`` event."""
+
+    reason = StrictCharField(
+        max_length=MAX_METADATA_VALUE_LENGTH,
+        help_text="Why the event is reversed; recorded in the reversal's metadata.",
+    )
+    idempotency_key = _idempotency_key_field()
+
+
 # Responses -----------------------------------------------------------------------------
 
 
@@ -350,12 +409,43 @@ class EventDeltaSerializer(serializers.Serializer):
     new_label = serializers.CharField(allow_null=True)
 
 
+class ActorSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        help_text="Who caused the event, as recorded then: a username, a command and its "
+        "OS user, `system`; `unknown` for events recorded before provenance existed."
+    )
+    user_id = serializers.IntegerField(
+        allow_null=True,
+        help_text="The user's id (the account may since have been renamed or deleted).",
+    )
+
+
 class EventSerializer(serializers.Serializer):
     event_id = serializers.IntegerField()
     world_id = serializers.CharField()
     event_type = serializers.CharField()
     event_type_description = serializers.CharField()
-    timestamp = UTCDateTimeField()
+    timestamp = UTCDateTimeField(help_text="When the server recorded the event.")
+    recorded_at = UTCDateTimeField(help_text="The same as timestamp.")
+    occurred_at = UTCDateTimeField(
+        allow_null=True,
+        help_text="The game time the client gave (default: the server time); null for "
+        "events recorded before provenance existed.",
+    )
+    actor = ActorSerializer()
+    source = serializers.ChoiceField(choices=[*Source.values, UNKNOWN])
+    request_id = serializers.CharField(
+        allow_null=True, help_text="X-Request-ID of the HTTP request that wrote the event."
+    )
+    policy_hash = serializers.CharField(
+        allow_null=True, help_text="The world's policy hash the event was validated against."
+    )
+    reverses = serializers.IntegerField(
+        allow_null=True, help_text="For a reversal: the event it undoes."
+    )
+    reversed_by = serializers.IntegerField(
+        allow_null=True, help_text="The reversal that undid this event, if any."
+    )
     metadata = serializers.DictField(child=serializers.CharField())
     deltas = EventDeltaSerializer(many=True, help_text="By axis name, then character id.")
 

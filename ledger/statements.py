@@ -137,6 +137,20 @@ def find_events_by_key(world_id: str, keys: Sequence[str]) -> dict[str, tuple[in
     return found
 
 
+def find_reversals(event_ids: Sequence[int]) -> dict[int, int]:
+    """Return ``{event id: id of the reversal that undid it}`` for those that have one."""
+    found = {}
+    with connection.cursor() as cursor:
+        for chunk in _chunks(sorted(set(event_ids))):
+            cursor.execute(
+                f"SELECT reverses_id, id FROM {Event._meta.db_table} "
+                f"WHERE reverses_id IN ({_marks(len(chunk))})",
+                list(chunk),
+            )
+            found.update(dict(cursor.fetchall()))
+    return found
+
+
 def find_event_types(world_id: str, names: Sequence[str]) -> dict[str, tuple[int, str]]:
     """Return ``{name: (id, description)}`` of the world's event types with these names."""
     with connection.cursor() as cursor:
@@ -148,14 +162,13 @@ def find_event_types(world_id: str, names: Sequence[str]) -> dict[str, tuple[int
         return {name: (type_id, description) for name, type_id, description in cursor.fetchall()}
 
 
-def insert_events(rows: Sequence[tuple]) -> list[int]:
-    """Insert ``(world_id, event_type_id, timestamp, idempotency_key, request_hash)`` rows.
+def insert_events(columns: Sequence[str], rows: Sequence[tuple]) -> list[int]:
+    """Insert event rows of ``columns``.
 
     Returns the new ids in the order of ``rows``: ids are assigned in row order on both
     engines, so sorting the returned ids lines them up whatever order RETURNING
     reports them in.
     """
-    columns = ("world_id", "event_type_id", "timestamp", "idempotency_key", "request_hash")
     ids: list[int] = []
     with connection.cursor() as cursor:
         for sql, params in _insert_statements(Event, columns, rows, returning=True):

@@ -17,4 +17,8 @@ urlpatterns = [
     ),
     path("events", views.EventsView.as_view(), name="api-events"),
     path("events:batch", views.EventsBatchView.as_view(), name="api-events-batch"),
+    path("events/<str:event_id>", views.EventDetailView.as_view(), name="api-event-detail"),
+    path(
+        "events/<str:event_id>/reverse", views.ReverseEventView.as_view(), name="api-event-reverse"
+    ),
 ]

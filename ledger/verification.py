@@ -4,7 +4,9 @@ The checks, per character and axis, in ``event.id`` order: the old -> new chain 
 unbroken and starts at 0.0 in a system event (creation, or the backfill of a new axis);
 ``new_score`` is the clamped, quantised old + requested delta; ``delta`` is new - old; the
 last ``new_score`` is the stored score; the snapshot is the one derived from scores and
-policy; the event, delta, character and axis share a world.
+policy; the event, delta, character and axis share a world; every reversal undoes exactly
+what its original applied (the negated applied delta on the same characters and axes, in
+the same world), up to clamping, which the chain checks cover.
 
 Rows are streamed in chunks and checked one at a time: memory grows with characters x
 axes (the running chain ends), never with the number of events.
@@ -17,11 +19,14 @@ from itertools import groupby
 from axes.models import Axis, CharacterAxisScore
 from axes.registry import get_world_registry
 from axes.scoring import apply_delta
-from ledger.models import EventEntityAxisDelta, EventType
-from ledger.services import SYSTEM_EVENT_TYPES
+from ledger.models import Event, EventEntityAxisDelta, EventType
+from ledger.services import AXES_ADDED, CHARACTER_CREATED
 from worlds.models import Character, World
 
+GENESIS_EVENT_TYPES = (CHARACTER_CREATED, AXES_ADDED)
+"""The system events that start a character's chain on an axis from 0.0."""
 CHUNK_SIZE = 20_000
+REVERSAL_CHUNK_SIZE = 500
 MAX_REPORTED = 10_000
 """Discrepancies kept in full; beyond that they are only counted."""
 
@@ -127,7 +132,7 @@ def verify_ledger(
         pk: (name, world) for pk, name, world in Axis.objects.values_list("pk", "name", "world")
     }
     system_types = set(
-        EventType.objects.filter(name__in=SYSTEM_EVENT_TYPES).values_list("pk", flat=True)
+        EventType.objects.filter(name__in=GENESIS_EVENT_TYPES).values_list("pk", flat=True)
     )
 
     result = VerificationResult(characters=len(character_worlds))
@@ -191,7 +196,78 @@ def verify_ledger(
         progress(result.deltas, total)
 
     _check_current_state(result, characters, chain_ends, axes, chunk_size)
+    _check_reversals(result, world_ids, character_id, axes)
     return result
+
+
+def _check_reversals(result, world_ids, character_id, axes) -> None:
+    """Check that each reversal requested the negated applied deltas of its original.
+
+    Reversals are few; they are read in chunks with their originals' deltas (three
+    queries a chunk), so memory stays bounded whatever the ledger's size.
+    """
+    reversals = Event.objects.filter(reverses__isnull=False)
+    if world_ids:
+        reversals = reversals.filter(world_id__in=world_ids)
+    if character_id is not None:
+        reversals = reversals.filter(deltas__character_id=character_id).distinct()
+    pairs = reversals.order_by("pk").values_list("pk", "world_id", "reverses_id")
+    for chunk in _chunks(pairs.iterator(chunk_size=REVERSAL_CHUNK_SIZE), REVERSAL_CHUNK_SIZE):
+        originals = {
+            pk: world
+            for pk, world in Event.objects.filter(
+                pk__in=[reverses for _, _, reverses in chunk]
+            ).values_list("pk", "world_id")
+        }
+        deltas: dict[int, dict[tuple[int, int], tuple[float, float]]] = {}
+        for event_id, cid, axis_id, applied, requested in EventEntityAxisDelta.objects.filter(
+            event_id__in=[pk for pk, _, _ in chunk] + list(originals)
+        ).values_list("event_id", "character_id", "axis_id", "delta", "requested_delta"):
+            deltas.setdefault(event_id, {})[(cid, axis_id)] = (applied, requested)
+        for reversal_id, world_id, original_id in chunk:
+            _check_reversal(
+                result,
+                reversal_id,
+                world_id,
+                original_id,
+                originals.get(original_id),
+                deltas.get(reversal_id, {}),
+                deltas.get(original_id, {}),
+                axes,
+            )
+
+
+def _check_reversal(result, reversal_id, world_id, original_id, original_world, undo, done, axes):
+    if original_world != world_id:
+        result.report(
+            Discrepancy(
+                "reversal",
+                min(undo)[0] if undo else 0,
+                None,
+                reversal_id,
+                f"event {original_id} in world {world_id}",
+                f"world {original_world}" if original_world else "no such event",
+            )
+        )
+        return
+    for cid, axis_id in sorted(undo.keys() | done.keys()):
+        expected = -done[(cid, axis_id)][0] + 0.0 if (cid, axis_id) in done else None
+        found = undo[(cid, axis_id)][1] if (cid, axis_id) in undo else None
+        if expected != found:
+            result.report(
+                Discrepancy("reversal", cid, axes[axis_id][0], reversal_id, expected, found)
+            )
+
+
+def _chunks(rows, size):
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _check_current_state(result, characters, chain_ends, axes, chunk_size) -> None:

@@ -10,12 +10,15 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access.permissions import CanApplyEvents, CanReadLedger, CanReverseEvents, require_world
 from ledger.exceptions import LedgerError
+from ledger.models import Event, Source
 from ledger.selectors import (
     AsOfError,
     get_character_state,
     get_character_state_as_of,
     list_character_events,
+    load_recorded_events,
     serialize_event,
 )
 from ledger.serializers import (
@@ -28,19 +31,23 @@ from ledger.serializers import (
     CharacterEventsQuerySerializer,
     CharacterEventsSerializer,
     EventSerializer,
+    ReverseEventSerializer,
 )
-from ledger.services import apply_event, apply_events
+from ledger.services import apply_event, apply_events, reverse_event
 from pipeworks.api import AUTH_ERRORS, ApiError, StaffAPIView, error_response
 from pipeworks.serializers import parse_id
 from worlds.models import Character
 
 API_UNKNOWN_CHARACTER = "unknown character {character_id}"
+API_UNKNOWN_EVENT = "unknown event {event_id}"
 
 # LedgerError.code -> HTTP status; any other code is a 400.
 LEDGER_ERROR_STATUS = {
     "unknown_world": status.HTTP_404_NOT_FOUND,
     "unknown_character": status.HTTP_404_NOT_FOUND,
+    "unknown_event": status.HTTP_404_NOT_FOUND,
     "idempotency_conflict": status.HTTP_409_CONFLICT,
+    "already_reversed": status.HTTP_409_CONFLICT,
     "database_error": status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
@@ -88,8 +95,11 @@ def ledger_api_error(exc: LedgerError, *, field: str | None) -> ApiError:
     )
 
 
-def get_character_or_404(character_id: str) -> Character:
-    """Return the character of a URL's id (with its world), or raise a 404 API error."""
+def get_character_or_404(request: Request, character_id: str) -> Character:
+    """Return the character of a URL's id (with its world), or raise a 404 API error.
+
+    A character of a world the user may not use is a 403.
+    """
     pk = parse_id(character_id)
     character = Character.objects.select_related("world").filter(pk=pk).first() if pk else None
     if character is None:
@@ -98,7 +108,31 @@ def get_character_or_404(character_id: str) -> Character:
             status_code=status.HTTP_404_NOT_FOUND,
             code="unknown_character",
         )
+    require_world(request.user, world_id=character.world_id)
     return character
+
+
+def get_event_or_404(request: Request, event_id: str) -> Event:
+    """Return the event of a URL's id, or raise a 404 API error (403: a foreign world)."""
+    pk = parse_id(event_id)
+    event = Event.objects.filter(pk=pk).only("world_id").first() if pk else None
+    if event is None:
+        raise ApiError(
+            API_UNKNOWN_EVENT.format(event_id=event_id),
+            status_code=status.HTTP_404_NOT_FOUND,
+            code="unknown_event",
+        )
+    require_world(request.user, world_id=event.world_id)
+    return event
+
+
+def provenance(request: Request) -> dict:
+    """Return the provenance keyword arguments of a ledger write made by this request."""
+    return {
+        "actor": request.user,
+        "source": Source.API,
+        "request_id": getattr(request, "request_id", None),
+    }
 
 
 def applied_response(event) -> Response:
@@ -119,6 +153,8 @@ def _query(serializer_class, request: Request, **context):
 
 
 class CharacterAxisStateView(StaffAPIView):
+    permission_classes = [CanReadLedger]
+
     @extend_schema(
         operation_id="character_axis_state",
         tags=["characters"],
@@ -140,7 +176,7 @@ class CharacterAxisStateView(StaffAPIView):
         },
     )
     def get(self, request: Request, character_id: str) -> Response:
-        character = get_character_or_404(character_id)
+        character = get_character_or_404(request, character_id)
         as_of = _query(AxisStateQuerySerializer, request).get("as_of")
         try:
             axes = (
@@ -169,6 +205,8 @@ class CharacterAxisStateView(StaffAPIView):
 
 
 class CharacterEventsView(StaffAPIView):
+    permission_classes = [CanApplyEvents]
+
     @extend_schema(
         operation_id="character_axis_events",
         tags=["characters"],
@@ -189,7 +227,7 @@ class CharacterEventsView(StaffAPIView):
         },
     )
     def get(self, request: Request, character_id: str) -> Response:
-        character = get_character_or_404(character_id)
+        character = get_character_or_404(request, character_id)
         query = _query(CharacterEventsQuerySerializer, request, character=character)
         page = list_character_events(character, **query)
         body = {
@@ -208,17 +246,19 @@ class CharacterEventsView(StaffAPIView):
         responses=APPLIED_RESPONSES,
     )
     def post(self, request: Request, character_id: str) -> Response:
-        character = get_character_or_404(character_id)
+        character = get_character_or_404(request, character_id)
         body = ApplyCharacterEventSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            event = apply_event(**body.service_kwargs(character=character))
+            event = apply_event(**body.service_kwargs(character=character), **provenance(request))
         except LedgerError as exc:
             raise ledger_api_error(exc, field=body.request_field(exc)) from exc
         return applied_response(event)
 
 
 class EventsView(StaffAPIView):
+    permission_classes = [CanApplyEvents]
+
     @extend_schema(
         operation_id="apply_event",
         tags=["events"],
@@ -230,14 +270,17 @@ class EventsView(StaffAPIView):
     def post(self, request: Request) -> Response:
         body = ApplyEventSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        require_world(request.user, world_id=body.validated_data["world_id"])
         try:
-            event = apply_event(**body.service_kwargs())
+            event = apply_event(**body.service_kwargs(), **provenance(request))
         except LedgerError as exc:
             raise ledger_api_error(exc, field=body.request_field(exc)) from exc
         return applied_response(event)
 
 
 class EventsBatchView(StaffAPIView):
+    permission_classes = [CanApplyEvents]
+
     @extend_schema(
         operation_id="apply_events",
         tags=["events"],
@@ -260,8 +303,9 @@ class EventsBatchView(StaffAPIView):
     def post(self, request: Request) -> Response:
         body = ApplyEventsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        require_world(request.user, world_id=body.validated_data["world_id"])
         try:
-            events = apply_events(**body.service_kwargs())
+            events = apply_events(**body.service_kwargs(), **provenance(request))
         except LedgerError as exc:
             raise ledger_api_error(exc, field=body.request_field(exc)) from exc
         created = any(not event.replayed for event in events)
@@ -269,3 +313,76 @@ class EventsBatchView(StaffAPIView):
             BatchResultSerializer({"events": [serialize_event(event) for event in events]}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+EVENT_ID_PARAMETER = OpenApiParameter(
+    "event_id", OpenApiTypes.INT64, OpenApiParameter.PATH, description="The event's id."
+)
+
+
+class EventDetailView(StaffAPIView):
+    permission_classes = [CanReadLedger]
+
+    @extend_schema(
+        operation_id="event_detail",
+        tags=["events"],
+        summary="One event with all its deltas and its provenance",
+        parameters=[EVENT_ID_PARAMETER],
+        responses={200: EventSerializer, **AUTH_ERRORS, 404: error_response("Unknown event.")},
+    )
+    def get(self, request: Request, event_id: str) -> Response:
+        event = get_event_or_404(request, event_id)
+        loaded = load_recorded_events([event.pk])[event.pk]
+        return Response(EventSerializer(serialize_event(loaded)).data)
+
+
+class ReverseEventView(StaffAPIView):
+    permission_classes = [CanReverseEvents]
+
+    @extend_schema(
+        operation_id="reverse_event",
+        tags=["events"],
+        summary="Reverse an event: a new event undoes what it applied",
+        description=(
+            "Writes a `reversal` event whose deltas undo the original's applied deltas on "
+            "each character and axis (clamped to [0, 1] like any delta), with `reverses` "
+            "pointing at the original and the reason in its metadata. The original is "
+            "untouched. An event is reversed at most once; a reversal cannot be reversed."
+        ),
+        parameters=[EVENT_ID_PARAMETER],
+        request=ReverseEventSerializer,
+        responses={
+            201: OpenApiResponse(EventSerializer, description="The reversal was written."),
+            200: OpenApiResponse(
+                EventSerializer,
+                description="A retry (same idempotency_key and event): the original "
+                "reversal; nothing was written.",
+            ),
+            400: error_response(
+                "Malformed body, a missing reason; the event is a reversal "
+                "(not_reversible) or changed an axis that is now retired (retired_axis)."
+            ),
+            **AUTH_ERRORS,
+            404: error_response("Unknown event."),
+            409: error_response(
+                "The event was already reversed (already_reversed, naming the reversal), "
+                "or the idempotency_key was used for another request."
+            ),
+            503: error_response("The database failed midway; nothing was written."),
+        },
+    )
+    def post(self, request: Request, event_id: str) -> Response:
+        event = get_event_or_404(request, event_id)
+        body = ReverseEventSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            reversal = reverse_event(
+                event_id=event.pk,
+                reason=body.validated_data["reason"],
+                idempotency_key=body.validated_data.get("idempotency_key"),
+                **provenance(request),
+            )
+        except LedgerError as exc:
+            field = "event_id" if exc.location.part == "event_id" else exc.field
+            raise ledger_api_error(exc, field=field) from exc
+        return applied_response(reversal)

@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Mapping
 
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.extensions import (
     OpenApiSerializerExtension,
     OpenApiSerializerFieldExtension,
@@ -185,6 +186,38 @@ class UTCDateTimeField(serializers.DateTimeField):
 
     def __init__(self, **kwargs):
         super().__init__(format=TIMESTAMP_FORMAT, default_timezone=datetime.UTC, **kwargs)
+
+    def to_representation(self, value):
+        if value is None:
+            return None
+        # Not strftime: it writes the year 519 as "519", which is no ISO 8601 (game times
+        # may be that old).
+        utc = value.astimezone(datetime.UTC).replace(tzinfo=None)
+        return utc.isoformat(timespec="microseconds") + "Z"
+
+
+class OffsetDateTimeField(UTCDateTimeField):
+    """An ISO 8601 date and time that states its UTC offset, read as sent.
+
+    A time without an offset is refused rather than guessed: a game server in another
+    zone would otherwise record an hour off without knowing. Written back in UTC.
+    """
+
+    default_error_messages = {
+        "invalid": "An ISO 8601 date and time with a UTC offset is required, e.g. "
+        "2026-02-15T10:12:44+00:00."
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            parsed = parse_datetime(data)
+        except ValueError:  # well-formed but impossible: month 13, hour 25
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            self.fail("invalid")
+        return parsed
 
 
 # How the schema states these rules (drf-spectacular finds extensions by subclassing) ------

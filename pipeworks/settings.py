@@ -1,9 +1,9 @@
 """Settings for PipeWorks Axis, read from the environment.
 
-Development needs no environment at all: an SQLite file ``db.sqlite3`` and the shipped
-worlds in ``data/worlds``. Production sets ``DATABASE_URL``, ``SECRET_KEY``, ``DEBUG=0``,
-``ALLOWED_HOSTS``, ``PIPEWORKS_HTTPS=1`` and ``PIPEWORKS_ENV=production`` (see README,
-"Deploying").
+Development needs only ``DEBUG=1`` (without DEBUG a real ``SECRET_KEY`` is required): an
+SQLite file ``db.sqlite3`` and the shipped worlds in ``data/worlds``. Production sets
+``DATABASE_URL``, ``SECRET_KEY``, ``DEBUG=0``, ``ALLOWED_HOSTS``, ``PIPEWORKS_HTTPS=1``
+and ``PIPEWORKS_ENV=production`` (see README, "Deploying").
 """
 
 import os
@@ -30,8 +30,8 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-# PIPEWORKS_ENV=production makes unsafe settings a start-up error instead of a
-# `check --deploy` warning: a production process never runs with them.
+# Unsafe settings are a start-up error, raised here so that every entry point (manage.py,
+# gunicorn, `check`) fails with the message, instead of a `check --deploy` warning.
 PIPEWORKS_ENV = os.environ.get("PIPEWORKS_ENV", "development")
 if PIPEWORKS_ENV not in {"development", "production"}:
     raise ImproperlyConfigured("PIPEWORKS_ENV must be 'development' or 'production'")
@@ -40,14 +40,23 @@ SECRET_KEY = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
-if PIPEWORKS_ENV == "production":
-    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50:
-        raise ImproperlyConfigured(
-            "PIPEWORKS_ENV=production needs SECRET_KEY: a secret of 50+ characters, "
-            "not the development key"
-        )
-    if DEBUG:
-        raise ImproperlyConfigured("PIPEWORKS_ENV=production refuses DEBUG=1")
+if PIPEWORKS_ENV == "production" and DEBUG:
+    raise ImproperlyConfigured("PIPEWORKS_ENV=production refuses DEBUG=1")
+# Whenever DEBUG is off, PIPEWORKS_ENV set or not, the process may face the network, and
+# the development key is public (it is in this file): with it anyone can sign session
+# cookies and admin messages (a finding: a forged signed cookie put raw HTML into the
+# admin). So without DEBUG a missing, development or weak key (Django's `check --deploy`
+# rule: 50+ characters, 5+ distinct ones, no "django-insecure-" prefix) stops the process.
+if not DEBUG and (
+    SECRET_KEY == DEV_SECRET_KEY
+    or len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+    or SECRET_KEY.startswith("django-insecure-")
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a secret of 50+ characters (not the development key) "
+        "whenever DEBUG is off; for development, set DEBUG=1 instead"
+    )
 
 INSTALLED_APPS = [
     "pipeworks.apps.InspectorAdminConfig",  # django.contrib.admin with a 403 for non-staff
@@ -63,12 +72,18 @@ INSTALLED_APPS = [
     "worlds.apps.WorldsConfig",
     "axes.apps.AxesConfig",
     "ledger.apps.LedgerConfig",
+    "access.apps.AccessConfig",
 ]
 
 MIDDLEWARE = [
+    # Outermost, even before SecurityMiddleware: it sees every response (the HTTPS
+    # redirect, 404s, 500s) to stamp X-Request-ID on, and sets the id before others log.
+    "pipeworks.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before the CSRF check, which reads a form's body: each view's body limit first.
+    "pipeworks.request_limits.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -118,7 +133,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": (
             f"PRAGMA journal_mode=WAL; PRAGMA synchronous={SQLITE_SYNCHRONOUS}; "
-            "PRAGMA foreign_keys=ON;"
+            "PRAGMA foreign_keys=ON; "
+            # Else REPLACE deletes a conflicting row without firing DELETE triggers, and
+            # INSERT OR REPLACE would rewrite a ledger row past ledger/guard.py's triggers.
+            "PRAGMA recursive_triggers=ON;"
         ),
     }
 
@@ -129,6 +147,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # PgBouncer older than 1.21, which cannot route prepared statements.
     DATABASES["default"]["OPTIONS"] = {
         "server_side_binding": env_bool("PIPEWORKS_PG_SERVER_SIDE_BINDING", True),
+    }
+
+# One cache shared by every worker process (login lockouts, throttles, cached
+# credentials): Redis at REDIS_URL, else a table of the database (`pipeworks_cache`,
+# created by a migration of `access`). Never a per-process memory cache (LocMemCache,
+# Django's default): lockouts and throttles counted per process would multiply every limit
+# by the number of workers. The check `access.W001` warns about one outside development.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "pipeworks",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "pipeworks_cache",
+        }
     }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -161,18 +201,33 @@ if PIPEWORKS_HTTPS:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
-# A world tick of up to 5,000 events (POST /admin/events:batch) with a few metadata tags
-# each is several megabytes of JSON; Django's 2.5 MB default would refuse it.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
+# Request bodies are bounded per view (pipeworks/request_limits.py). The default is
+# Django's 2.5 MiB: the largest valid ordinary request is one event of many characters
+# (POST /admin/events), whose fields but its deltas come to at most ~0.67 MB (50 metadata
+# entries of 100 + 1000 characters, 12 bytes each as escaped JSON; a 200-character
+# idempotency key); the rest holds at least ~13,000 deltas of the longest form (~150
+# bytes: 19-digit id, 64-character axis name, 24-character float), ~40,000 of a usual one.
+# The ledger sets no count of deltas per event: a bigger change goes through the batch.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+PIPEWORKS_REQUEST_BODY_LIMITS = {
+    # A world tick of up to 5,000 events with a few metadata tags each is several
+    # megabytes of JSON.
+    "api-events-batch": 16 * 1024 * 1024,
+    # Anyone may POST the login form: CSRF token, a 150-character username, a password
+    # and the next URL take a few hundred bytes; 16 KiB leaves room for any password.
+    "admin:login": 16 * 1024,
+}
 
-# The REST API lives under /admin/ and is for staff only. Token authentication comes
-# first so that an anonymous request is answered 401 with a WWW-Authenticate header.
+# The REST API lives under /admin/ and is for staff with the role's permissions. Token
+# authentication comes first so that an anonymous request is answered 401 with a
+# WWW-Authenticate header.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # Staff with the ledger's view permission; views that write name their own class.
+    "DEFAULT_PERMISSION_CLASSES": ["access.permissions.CanReadLedger"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "pipeworks.api.exception_handler",
 }
@@ -201,16 +256,33 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # On the handler, not a logger: a logger's filters skip records its children pass up.
+    "filters": {"request_id": {"()": "pipeworks.request_id.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
     "loggers": {
         "pipeworks": {
             "handlers": ["console"],
             "level": os.environ.get("PIPEWORKS_LOG_LEVEL", "INFO"),
             "propagate": False,
         },
+        # Django's 4xx warnings and 500 tracebacks, with the request id. Not propagated:
+        # Django's own "django" handlers would print them again under DEBUG (and mail
+        # ADMINS, which is not set).
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
+
+# How far in the future of the server's clock a client's occurred_at (game time) may be.
+PIPEWORKS_OCCURRED_AT_MAX_SKEW = int(os.environ.get("PIPEWORKS_OCCURRED_AT_MAX_SKEW", "300"))
 
 # Where world policy files live: <dir>/<world_id>/policies/{axes,thresholds}.yaml.
 PIPEWORKS_WORLDS_DIR = Path(os.environ.get("PIPEWORKS_WORLDS_DIR") or BASE_DIR / "data" / "worlds")

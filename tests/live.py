@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+LIVE_SECRET_KEY = "pipeworks-live-test-only-not-a-secret-8e2d4a6c0b1f3e5d7a9c2b4d6f8e0a1c"  # noqa: S105
 
 
 def manage(env: dict, *args: str) -> str:
@@ -50,12 +51,13 @@ def scratch_postgres(settings_dict: dict, name: str):
 
 
 def prepare(env: dict, *, characters: int) -> str:
-    """Migrate, sync, create characters and a staff token; return the token."""
+    """Migrate, sync, create characters and a game master's token; return the token."""
     manage(env, "migrate", "-v0")
     manage(env, "sync_policies", "alpha", "-v0")
     manage(
         env,
         "generate_ledger",
+        "--i-know-this-is-not-production",  # a scratch database; DEBUG may be off
         "--world",
         "alpha",
         "--characters",
@@ -69,7 +71,9 @@ def prepare(env: dict, *, characters: int) -> str:
         "shell",
         "-c",
         "from django.contrib.auth import get_user_model; "
-        "get_user_model().objects.create_user('load', is_staff=True)",
+        "from django.contrib.auth.models import Group; "
+        "user = get_user_model().objects.create_user('load', is_staff=True); "
+        "user.groups.add(Group.objects.get(name='Game masters'))",
     )
     return manage(env, "drf_create_token", "load").split()[2]
 
@@ -103,7 +107,14 @@ class Gunicorn:
                 "60",
             ],
             cwd=ROOT,
-            env={**os.environ, **env, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1"},
+            env={
+                **os.environ,
+                **env,
+                "DEBUG": "0",
+                # DEBUG off needs a real key; pytest run with DEBUG=1 may have none.
+                "SECRET_KEY": os.environ.get("SECRET_KEY") or LIVE_SECRET_KEY,
+                "ALLOWED_HOSTS": "127.0.0.1",
+            },
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )

@@ -4,7 +4,10 @@
   wire the apps together) import no app;
 - ``axes`` and ``ledger`` import from ``worlds`` only its models and its pure policy
   package; ``axes`` imports nothing from ``ledger``;
-- only the top of ``worlds`` (services, admin, views, demo) imports ``ledger``.
+- only the top of ``worlds`` (services, admin, views, demo) imports ``ledger``;
+- ``access`` imports from ``worlds`` only its models and nothing from ``axes`` or
+  ``ledger``; of ``ledger`` and ``worlds`` only the top modules import ``access``, and
+  ``axes`` does not.
 """
 
 import ast
@@ -13,10 +16,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("axes", "ledger", "worlds")
+APPS = ("access", "axes", "ledger", "worlds")
 PROJECT_WIRING = {"settings.py", "urls.py", "wsgi.py", "asgi.py"}
 WORLDS_LOWER = ("worlds.models", "worlds.policies")
 WORLDS_TOP = ("worlds/services", "worlds/admin", "worlds/views.py", "worlds/demo.py")
+# The interfaces of the ledger and what they call: the modules that may ask ``access``
+# who may do what (its models and lower plumbing may not).
+LEDGER_TOP = (
+    "ledger/services",
+    "ledger/selectors.py",
+    "ledger/views.py",
+    "ledger/serializers.py",
+    "ledger/urls.py",
+    "ledger/admin.py",
+)
 
 
 def modules(package: str) -> list[Path]:
@@ -82,3 +95,20 @@ def test_the_rule_sees_an_import_that_breaks_it(tmp_path):
     module.write_text("def f():\n    from ledger.services import apply_event\n")
 
     assert imported(module) == {"ledger.services.apply_event"}
+
+
+def test_access_imports_only_the_models_of_worlds_and_nothing_of_axes_or_the_ledger():
+    def allowed(path, name):
+        if within(name, ["axes", "ledger"]):
+            return False
+        return not within(name, ["worlds"]) or within(name, ["worlds.models"])
+
+    assert violations(modules("access"), allowed) == []
+
+
+def test_only_the_top_of_ledger_and_worlds_imports_access():
+    def allowed(path, name):
+        top = str(path.relative_to(ROOT)).startswith(WORLDS_TOP + LEDGER_TOP)
+        return top or not within(name, ["access"])
+
+    assert violations(modules("axes") + modules("ledger") + modules("worlds"), allowed) == []

@@ -23,7 +23,8 @@ PRODUCTION_ENV = {
 
 
 NEEDS_SECRET_KEY = (
-    "PIPEWORKS_ENV=production needs SECRET_KEY: a secret of 50+ characters, not the development key"
+    "SECRET_KEY must be set to a secret of 50+ characters (not the development key) "
+    "whenever DEBUG is off; for development, set DEBUG=1 instead"
 )
 
 
@@ -45,7 +46,9 @@ def test_check_deploy_is_clean_with_production_settings():
 
 
 def test_check_deploy_flags_the_development_defaults():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", env={"DEBUG": "0"})
+    # With DEBUG off the development key does not even start (tests/test_security.py).
+    env = {"DEBUG": "1", "SECRET_KEY": ""}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 1
     # The development SECRET_KEY; the other warnings depend on the environment's HTTPS.
     assert f"?: (security.W009) {W009.msg}" in result.stderr.splitlines()

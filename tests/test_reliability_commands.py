@@ -21,8 +21,11 @@ from worlds.policies import POLICY_BOUND_OUT_OF_RANGE, POLICY_HIGHEST_BAND_END
 
 
 @pytest.fixture
-def run(capsys, monkeypatch):
+def run(capsys, monkeypatch, settings):
     """Run ``manage.py <argv>`` in process; return (exit code, stdout, stderr)."""
+    # As a developer runs them: the test runner turns DEBUG off, which the demo and bench
+    # commands refuse (tests/test_security.py tests that refusal).
+    settings.DEBUG = True
     # run_from_argv closes every connection when it ends; in a test that would throw away
     # the test's transaction.
     monkeypatch.setattr(connections, "close_all", lambda: None)

@@ -7,23 +7,37 @@ one is requested with GET, GET asking for HTML and POST by:
 - an anonymous visitor: 401 or 403, or a redirect to the admin login page;
 - a signed-in user who is not staff: 403;
 - either of them asking the JSON API for HTML only: 406, before any authentication;
-- a staff user without permissions and a superuser: anything but a 5xx.
+- staff in every role (no permissions, inspector, game master, a game master limited to
+  another world, superuser): anything but a 5xx; and a POST by an inspector, or by a game
+  master of another world, changes nothing.
 
 Only the admin login page answers anonymous and non-staff visitors with a page: it is
 the way in, and it shows no data.
+
+At the end, one test per security finding: each failed before its fix.
 """
 
+import os
 import re
+import sqlite3
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings
+from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from rest_framework.authtoken.models import Token
 
+from access.models import WorldMembership
 from ledger.services import apply_event
-from tests.api.conftest import make_user
+from pipeworks.commands import NOT_PRODUCTION_FLAG
+from pipeworks.settings import DEV_SECRET_KEY
+from tests.api.conftest import GAME_MASTER, PASSWORD, READ, make_user
+from tests.conftest import table_state
 from tests.factories import CharacterFactory, UserFactory
 from worlds.models import Character
 
@@ -56,10 +70,15 @@ _REGEX_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>(?P<body>[^)]*)\)")
 def targets(synced):
     """One real object of every model the admin lists, and the ids the routes take."""
     hero = CharacterFactory(name="hero", scores={"wealth": 0.3})
-    apply_event(world_id="alpha", event_type="tick", deltas={hero.pk: {"wealth": 0.1}})
-    Group.objects.create(name="inspectors")
-    Token.objects.create(user=UserFactory(username="token-holder"))
-    return {"character": hero}
+    event = apply_event(world_id="alpha", event_type="tick", deltas={hero.pk: {"wealth": 0.1}})
+    group = Group.objects.create(name="inspectors")
+    WorldMembership.objects.create(group=group, world_id="beta")
+    holder = UserFactory(username="token-holder")
+    Token.objects.create(user=holder)
+    LogEntry.objects.create(
+        user=holder, object_repr="inspectors", action_flag=ADDITION, change_message="[]"
+    )
+    return {"character": hero, "event": event}
 
 
 def concrete_urls(route: str, targets: dict) -> list[str]:
@@ -71,6 +90,8 @@ def concrete_urls(route: str, targets: dict) -> list[str]:
         name = match["name"]
         if name == "character_id":
             return str(character.pk)
+        if name == "event_id":
+            return str(targets["event"].pk)
         if name == "world_id":
             return character.world_id
         if name == "content_type_id":
@@ -172,20 +193,41 @@ def test_every_route_answers_signed_in_users_who_are_not_staff_with_403(targets,
                 assert response.status_code == 403, (method, url, response.status_code)
 
 
-@pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize("role", ["staff", "superuser"])
-def test_no_route_fails_with_a_server_error_for_staff(targets, route, role):
-    client = Client(raise_request_exception=False)
-    user = make_user(is_staff=True)
+ROLES = {
+    "staff": (),
+    "inspector": READ,
+    "game master": GAME_MASTER,
+    "game master of another world": GAME_MASTER,
+    "superuser": (),
+}
+# Roles whose POSTs may not change anything in world alpha, where every target lives.
+READ_ONLY_ROLES = {"staff", "inspector", "game master of another world"}
+
+
+def user_in_role(role: str):
+    user = make_user(is_staff=True, permissions=ROLES[role])
     user.is_superuser = role == "superuser"
     user.save()
+    if role == "game master of another world":
+        WorldMembership.objects.create(user=user, world_id="beta")
+    return user
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("role", ROLES)
+def test_no_route_fails_with_a_server_error_for_staff_in_any_role(targets, route, role):
+    client = Client(raise_request_exception=False)
+    user = user_in_role(role)
     for url in concrete_urls(route, targets):
         for method in METHODS:
             client.force_login(user)  # again: the logout route signs the user out
+            before = table_state()
 
             response = request(client, method, url)
 
             assert response.status_code < 500, (method, url, response.status_code)
+            if role in READ_ONLY_ROLES:
+                assert table_state() == before, (method, url, response.status_code)
 
 
 def test_the_admin_answers_a_signed_in_user_who_is_not_staff_with_403_not_a_login_redirect(
@@ -228,3 +270,115 @@ def test_an_inactive_staff_user_is_treated_as_anonymous(targets):
 
     assert response.status_code == 302
     assert response["Location"] == f"{LOGIN_URL}?next=/admin/"
+
+
+# Findings ------------------------------------------------------------------------------
+
+GOOD_SECRET_KEY = "a-real-secret-for-this-test-only-" + "Qm7Xp2Lr9Vt4Wz8" * 2  # noqa: S105
+SECRET_KEY_REFUSED = "django.core.exceptions.ImproperlyConfigured: SECRET_KEY must be set"
+
+
+def manage(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``manage.py`` on a SQLite file of its own, with none of the test's own settings."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"SECRET_KEY", "DEBUG", "PIPEWORKS_ENV", "REDIS_URL"}
+    }
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=settings.BASE_DIR,
+        env={
+            **inherited,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "PIPEWORKS_WORLDS_DIR": str(settings.BASE_DIR / "data" / "worlds"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+ENTRY_POINTS = {
+    "manage.py check": ["manage.py", "check"],
+    "the WSGI application gunicorn serves": ["-c", "import pipeworks.wsgi"],
+}
+
+
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS)
+@pytest.mark.parametrize(
+    "key",
+    [None, DEV_SECRET_KEY, "x7Gq2Lm9Pz" * 4, "django-insecure-" + "x7Gq2Lm9Pz" * 5, "ab" * 40],
+    ids=["no key", "development key", "short key", "django-insecure key", "4 distinct chars"],
+)
+def test_without_debug_the_development_or_a_weak_secret_key_stops_every_entry_point(
+    tmp_path, entry_point, key
+):
+    """Finding: without PIPEWORKS_ENV, DEBUG=0 ran with the public development key, and a
+    signed cookie forged with it put raw HTML into the admin."""
+    env = {"DEBUG": "0"} | ({"SECRET_KEY": key} if key is not None else {})
+
+    result = manage(tmp_path, *ENTRY_POINTS[entry_point], **env)
+
+    assert result.returncode != 0
+    assert SECRET_KEY_REFUSED in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"DEBUG": "0", "SECRET_KEY": GOOD_SECRET_KEY}, {"DEBUG": "1"}],
+    ids=["debug off with a real key", "debug on without a key"],
+)
+def test_a_real_key_or_debug_starts(tmp_path, env):
+    result = manage(tmp_path, "manage.py", "check", **env)
+
+    assert result.returncode == 0, result.stderr
+
+
+def demo_rows(database) -> dict[str, int]:
+    with sqlite3.connect(database) as db:
+        return {
+            table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in ("characters", "event", "auth_user")
+        }
+
+
+def test_demo_and_bench_commands_refuse_to_run_without_debug_and_write_nothing(tmp_path):
+    """Run against production, load_demo and generate_ledger would write made-up data
+    (and a superuser) into the real ledger."""
+    production = {"DEBUG": "0", "SECRET_KEY": GOOD_SECRET_KEY}
+    for step in (["migrate", "-v0"], ["sync_policies", "-v0"]):
+        assert manage(tmp_path, "manage.py", *step, DEBUG="1").returncode == 0
+    commands = {
+        "load_demo": ["load_demo"],
+        "generate_ledger": ["generate_ledger", "--characters", "2", "--events", "4"],
+    }
+    empty = demo_rows(tmp_path / "db.sqlite3")
+    assert empty == {"characters": 0, "event": 0, "auth_user": 0}
+
+    for name, command in commands.items():
+        refused = manage(tmp_path, "manage.py", *command, **production)
+
+        assert refused.returncode == 1, name
+        assert refused.stderr.startswith(f"CommandError: {name} writes demo or benchmark data")
+        assert NOT_PRODUCTION_FLAG in refused.stderr
+        assert demo_rows(tmp_path / "db.sqlite3") == empty
+    for name, command in commands.items():
+        allowed = manage(tmp_path, "manage.py", *command, NOT_PRODUCTION_FLAG, **production)
+
+        assert allowed.returncode == 0, (name, allowed.stderr)
+    assert all(demo_rows(tmp_path / "db.sqlite3").values())
+
+
+def test_the_anonymous_login_form_refuses_a_body_over_16_kib(db):
+    """Finding: the 16 MiB body limit meant for batches let anyone make the login form
+    read 16 MiB; a login POST takes a few hundred bytes."""
+    client = Client()
+    user = make_user(is_staff=True)
+    form = {"username": user.username, "password": PASSWORD, "padding": "x" * 1024 * 1024}
+
+    response = client.post(LOGIN_URL, form)
+
+    assert response.status_code == 400
+    assert "_auth_user_id" not in client.session

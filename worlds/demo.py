@@ -1,14 +1,22 @@
-"""Demo data for `make serve`: characters with a believable event history.
+"""Demo data for `make serve`: characters with a believable event history, and logins.
 
 Everything goes through the real services (``create_character``, ``apply_event``), so the
 demo ledger is one the product itself could have written. Deterministic: the same seed
-gives the same ledger.
+gives the same ledger. The demo logins of the two roles (``create_demo_users``) get a new
+random password on every run instead.
 """
 
 import random
+import secrets
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
+from access.roles import GAME_MASTERS, INSPECTORS
+from ledger.models import Source
+from ledger.provenance import Actor
 from ledger.services import apply_event
 from worlds.models import Character
 from worlds.services import create_character
@@ -17,6 +25,13 @@ DEMO_CHARACTERS = {
     "pipeworks_web": ["Ada Brass", "Corin Valve", "Mira Gasket", "Tobin Flue"],
     "daily_undertaking": ["Edda Ledger", "Pell Courier", "Wren Counter"],
 }
+
+# (role, username, group): one staff login per role, for trying the roles out.
+DEMO_USERS = [
+    ("inspector", "inspector", INSPECTORS),
+    ("game master", "gamemaster", GAME_MASTERS),
+]
+DEMO_ROLE_MISSING = "the group {group!r} does not exist: run `manage.py migrate` first"
 
 # (event type, {axis: (low, high)}, metadata source values)
 DEMO_EVENTS = {
@@ -41,13 +56,19 @@ DEMO_EVENTS = {
 
 
 @transaction.atomic
-def load_demo_data(*, events_per_character: int = 25, seed: int = 7) -> list[Character]:
+def load_demo_data(
+    *, events_per_character: int = 25, seed: int = 7, actor: Actor | None = None
+) -> list[Character]:
     """Create the demo characters that do not exist yet, each with an event history.
+
+    ``actor`` is recorded as who caused the history (default: ``manage.py load_demo``
+    and the OS user running it).
 
     Returns:
         The characters created (empty when the demo data was already loaded).
     """
     rng = random.Random(seed)
+    actor = actor or Actor.command("manage.py load_demo")
     created = []
     for world_id, names in DEMO_CHARACTERS.items():
         for name in names:
@@ -67,5 +88,42 @@ def load_demo_data(*, events_per_character: int = 25, seed: int = 7) -> list[Cha
                         }
                     },
                     metadata={"source": rng.choice(sources), "demo": "true"},
+                    actor=actor,
+                    source=Source.COMMAND,
                 )
     return created
+
+
+@transaction.atomic
+def create_demo_users() -> list[tuple[str, str, str]]:
+    """Create or reset one staff login per role, each with a new random password.
+
+    Each demo user is staff, not superuser, and in exactly its role's group, whatever it
+    was before: a rerun undoes any change made to it.
+
+    Raises:
+        django.core.exceptions.ImproperlyConfigured: a role's group is missing
+            (``DEMO_ROLE_MISSING``); nothing is written.
+
+    Returns:
+        (role, username, password) per demo login, in ``DEMO_USERS`` order.
+    """
+    names = [group_name for _, _, group_name in DEMO_USERS]
+    groups = {group.name: group for group in Group.objects.filter(name__in=names)}
+    for name in names:
+        if name not in groups:
+            raise ImproperlyConfigured(DEMO_ROLE_MISSING.format(group=name))
+    logins = []
+    for role, username, group_name in DEMO_USERS:
+        group = groups[group_name]
+        password = secrets.token_urlsafe(12)
+        user, _ = get_user_model().objects.get_or_create(username=username)
+        user.is_staff = True
+        user.is_superuser = False
+        user.is_active = True
+        user.set_password(password)
+        user.save()
+        user.groups.set([group])
+        user.user_permissions.clear()
+        logins.append((role, username, password))
+    return logins

@@ -7,6 +7,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access.permissions import CanReadLedger, require_world
+from access.selectors import allowed_world_ids
 from pipeworks.api import AUTH_ERRORS, ApiError, StaffAPIView, error_response
 from worlds.selectors import get_world_status, list_world_statuses
 from worlds.serializers import PolicyReportSerializer, WorldListSerializer
@@ -27,6 +29,8 @@ class WorldListView(StaffAPIView):
     it), so a browser asking for HTML gets that page and every other client the JSON.
     """
 
+    permission_classes = [CanReadLedger]
+
     def dispatch(self, request, *args, **kwargs):
         if wants_html(request):
             return admin.site.admin_view(admin.site.app_index)(request, app_label="worlds")
@@ -38,15 +42,22 @@ class WorldListView(StaffAPIView):
         summary="Every world, in the policy files or the database",
         description=(
             "Each world's file and registry versions and hashes, whether they are in "
-            "sync, whether the files are valid, and its axis and character counts."
+            "sync, whether the files are valid, and its axis and character counts. A user "
+            "limited to some worlds sees those only."
         ),
         responses={200: WorldListSerializer, **AUTH_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        return Response(WorldListSerializer({"worlds": list_world_statuses()}).data)
+        allowed = allowed_world_ids(request.user)
+        worlds = [
+            world for world in list_world_statuses() if allowed is None or world.world_id in allowed
+        ]
+        return Response(WorldListSerializer({"worlds": worlds}).data)
 
 
 class WorldPolicyView(StaffAPIView):
+    permission_classes = [CanReadLedger]
+
     @extend_schema(
         operation_id="world_policy",
         tags=["worlds"],
@@ -68,6 +79,7 @@ class WorldPolicyView(StaffAPIView):
         },
     )
     def get(self, request: Request, world_id: str) -> Response:
+        require_world(request.user, world_id=world_id)
         world = get_world_status(world_id)
         if world is None:
             raise ApiError(

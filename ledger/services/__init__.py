@@ -21,6 +21,7 @@ from ledger.services.locking import (
     APPLY_EVENT_UNKNOWN_AXIS,
     APPLY_EVENT_UNKNOWN_CHARACTER,
 )
+from ledger.services.reversal import reverse_event
 from ledger.services.state import (
     CharacterState,
     RebuildResult,
@@ -49,6 +50,8 @@ from ledger.services.validation import (
     APPLY_EVENTS_UNKNOWN_KEYS,
     AXES_ADDED,
     CHARACTER_CREATED,
+    DRIFT,
+    REVERSAL,
     SYSTEM_EVENT_TYPES,
 )
 
@@ -81,6 +84,8 @@ __all__ = [
     "APPLY_EVENT_WORLD_NOT_SYNCED",
     "AXES_ADDED",
     "CHARACTER_CREATED",
+    "DRIFT",
+    "REVERSAL",
     "SYSTEM_EVENT_TYPES",
     "CharacterState",
     "RebuildResult",
@@ -90,4 +95,5 @@ __all__ = [
     "rebuild_scores",
     "record_system_event",
     "refresh_snapshots",
+    "reverse_event",
 ]

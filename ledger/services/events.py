@@ -9,7 +9,9 @@ savepoint) rolls back, so nothing is half-written.
 
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
+from datetime import datetime
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -18,6 +20,7 @@ from axes.scoring import apply_delta
 from ledger import statements
 from ledger.exceptions import ErrorLocation, IdempotencyConflict, LedgerError
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType
+from ledger.provenance import SYSTEM, Actor, Provenance, provenance_of
 from ledger.records import RecordedDelta, RecordedEvent
 from ledger.services import idempotency, locking, state
 from ledger.services.validation import (
@@ -42,12 +45,28 @@ DELTA_COLUMNS = (
     "requested_delta",
 )
 METADATA_COLUMNS = ("event_id", "world_id", "key", "value")
-_EVENT_FIELDS = ("id", "world_id", "event_type_id", "timestamp", "idempotency_key", "request_hash")
+EVENT_COLUMNS = (
+    "world_id",
+    "event_type_id",
+    "timestamp",
+    "idempotency_key",
+    "request_hash",
+    "occurred_at",
+    "actor_user_id",
+    "actor_name",
+    "source",
+    "request_id",
+    "policy_hash",
+    "reverses_id",
+)
+
+_MODEL_ORDER = tuple(field.attname for field in Event._meta.concrete_fields)
 
 APPLY_EVENT_IDEMPOTENCY_RACE = (
     "idempotency_key {key!r} was used at the same moment by a different request"
 )
 APPLY_EVENT_DATABASE_ERROR = "the database refused the event ({error}); nothing was written"
+REVERSAL_ALREADY_REVERSED = "event {event_id} was already reversed by event {reversal_id}"
 
 
 def apply_event(
@@ -57,6 +76,10 @@ def apply_event(
     deltas: Mapping[int, Mapping[str, float]],
     metadata: Mapping[str, str] | None = None,
     idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+    actor: Actor | AbstractBaseUser | None = None,
+    source: str | None = None,
+    request_id: str | None = None,
 ) -> Event:
     """Apply one event to one or more characters of a world, atomically.
 
@@ -68,11 +91,19 @@ def apply_event(
         metadata: Optional string tags stored with the event.
         idempotency_key: Optional client key; a retry with the same key and payload
             returns the original event without applying anything again.
+        occurred_at: Optional game time of the event (an aware datetime, at most
+            ``PIPEWORKS_OCCURRED_AT_MAX_SKEW`` in the future); default: the server time.
+        actor: Who caused it: an ``Actor`` or a Django user. None: the running
+            management command and OS user (``Actor.command()``).
+        source: The channel (``ledger.models.Source``): ``api``, ``admin``,
+            ``command`` (the default), ``system``.
+        request_id: The id of the HTTP request that asked for it, if any.
 
     Raises:
         LedgerError: The request is invalid (unknown world, character or axis, a
-            character of another world, a retired axis, a bad number or metadata);
-            ``location`` names the offending part. Nothing was written.
+            character of another world, a retired axis, a bad number, metadata,
+            occurred_at or provenance); ``location`` names the offending part. Nothing
+            was written.
         IdempotencyConflict: The key was used before for a different request.
         LedgerError: With code ``database_error`` when the database failed midway (a
             lost connection, a deadlock victim); nothing was written, a retry is safe.
@@ -90,15 +121,25 @@ def apply_event(
         deltas=deltas,
         metadata=metadata,
         idempotency_key=idempotency_key,
+        occurred_at=occurred_at,
     )
-    return _record_or_refuse([request], batched=False)[0]
+    provenance = provenance_of(actor=actor, source=source, request_id=request_id)
+    return record_or_refuse([request], provenance, batched=False)[0]
 
 
-def apply_events(*, world_id: str, events: Sequence[Mapping]) -> list[Event]:
+def apply_events(
+    *,
+    world_id: str,
+    events: Sequence[Mapping],
+    actor: Actor | AbstractBaseUser | None = None,
+    source: str | None = None,
+    request_id: str | None = None,
+) -> list[Event]:
     """Apply many events in one transaction, all or nothing (a world tick).
 
-    Each item takes the keyword arguments of ``apply_event`` but ``world_id``:
-    ``event_type``, ``deltas`` and optionally ``metadata`` and ``idempotency_key``. The
+    Each item takes the per-event keyword arguments of ``apply_event``: ``event_type``,
+    ``deltas`` and optionally ``metadata``, ``idempotency_key`` and ``occurred_at``; the
+    provenance (``actor``, ``source``, ``request_id``) is the call's. The
     events are applied in order, each seeing the scores the previous ones left, with the
     same validation, locking, ledger rows and snapshots as one ``apply_event`` call per
     event, but in a fixed number of bulk statements.
@@ -121,7 +162,8 @@ def apply_events(*, world_id: str, events: Sequence[Mapping]) -> list[Event]:
             requests.append(validate_request(world_id=world_id, **validate_batch_item(item)))
         except LedgerError as exc:
             raise exc.in_batch(index) from None
-    return _record_or_refuse(requests, batched=True)
+    provenance = provenance_of(actor=actor, source=source, request_id=request_id)
+    return record_or_refuse(requests, provenance, batched=True)
 
 
 def record_system_event(
@@ -136,7 +178,8 @@ def record_system_event(
 
     Call this inside the transaction that created the score rows it changes; only
     ``worlds.services`` does. With ``genesis=True`` the characters' ``state_seed`` stays
-    0 and their ``base_state_json`` is written from the resulting scores.
+    0 and their ``base_state_json`` is written from the resulting scores. The actor and
+    source are ``system``.
     """
     request = validate_request(
         world_id=world_id,
@@ -145,12 +188,16 @@ def record_system_event(
         metadata=metadata,
         idempotency_key=None,
     )
-    return _record([request], genesis=genesis)[0]
+    provenance = provenance_of(actor=SYSTEM, source=None, request_id=None)
+    return _record([request], provenance, genesis=genesis)[0]
 
 
-def _record_or_refuse(requests: list[EventRequest], *, batched: bool) -> list[Event]:
+def record_or_refuse(
+    requests: list[EventRequest], provenance: Provenance, *, batched: bool
+) -> list[Event]:
+    """Record validated requests of one world; a database failure becomes a LedgerError."""
     try:
-        return _record(requests, genesis=False, batched=batched)
+        return _record(requests, provenance, genesis=False, batched=batched)
     except DatabaseError as exc:
         raise LedgerError(
             APPLY_EVENT_DATABASE_ERROR.format(error=exc.__class__.__name__),
@@ -159,7 +206,13 @@ def _record_or_refuse(requests: list[EventRequest], *, batched: bool) -> list[Ev
 
 
 @transaction.atomic
-def _record(requests: list[EventRequest], *, genesis: bool, batched: bool = False) -> list[Event]:
+def _record(
+    requests: list[EventRequest],
+    provenance: Provenance,
+    *,
+    genesis: bool,
+    batched: bool = False,
+) -> list[Event]:
     """Apply validated requests of one world, in order, in one transaction.
 
     The statement count does not depend on the number of events, characters or axes:
@@ -210,10 +263,15 @@ def _record(requests: list[EventRequest], *, genesis: bool, batched: bool = Fals
     ]
     if not fresh:
         return idempotency.line_up(outcomes, [])
+    _refuse_reversed_twice(fresh)
 
     now = timezone.now()
     types = _event_types(world, {request.event_type for request in fresh})
-    event_ids = _insert_events(world_id, fresh, types, now)
+    rows = [
+        _event_row(request, types[request.event_type][0], world.policy_hash, provenance, now)
+        for request in fresh
+    ]
+    event_ids = _insert_events(rows, fresh)
 
     delta_rows, metadata_rows = [], []
     changed: dict[int, state.LockedScore] = {}
@@ -263,7 +321,7 @@ def _record(requests: list[EventRequest], *, genesis: bool, batched: bool = Fals
         now=now,
         base=genesis,
     )
-    created = _recorded_events(event_ids, fresh, types, now, delta_rows, registry)
+    created = _recorded_events(event_ids, rows, fresh, types, delta_rows, registry)
     return idempotency.line_up(outcomes, created)
 
 
@@ -276,23 +334,49 @@ def _event_types(world: World, names: set[str]) -> dict[str, tuple[int, str]]:
     return found
 
 
-def _insert_events(world_id, requests: list[EventRequest], types, now) -> list[int]:
-    rows = [
-        (
-            world_id,
-            types[request.event_type][0],
-            now,
-            request.idempotency_key,
-            request.request_hash,
+def _event_row(request: EventRequest, type_id, policy_hash, provenance: Provenance, now) -> tuple:
+    """Return the event's row, in ``EVENT_COLUMNS`` order."""
+    return (
+        request.world_id,
+        type_id,
+        now,
+        request.idempotency_key,
+        request.request_hash,
+        request.occurred_at or now,
+        provenance.actor.user_id,
+        provenance.actor.name,
+        provenance.source,
+        provenance.request_id,
+        policy_hash,
+        request.reverses,
+    )
+
+
+def _refuse_reversed_twice(requests: list[EventRequest]) -> None:
+    """Refuse a reversal of an event that already has one (checked under the locks)."""
+    reversed_ids = [request.reverses for request in requests if request.reverses is not None]
+    done = statements.find_reversals(reversed_ids) if reversed_ids else {}
+    for event_id, reversal_id in sorted(done.items()):
+        raise LedgerError(
+            REVERSAL_ALREADY_REVERSED.format(event_id=event_id, reversal_id=reversal_id),
+            code="already_reversed",
+            location=ErrorLocation(part="event_id"),
         )
-        for request in requests
-    ]
+
+
+def _insert_events(rows: list[tuple], requests: list[EventRequest]) -> list[int]:
     keyed = any(request.idempotency_key for request in requests)
+    reversal = any(request.reverses is not None for request in requests)
     try:
-        # A savepoint only when a key could collide, so the common path stays short.
-        with transaction.atomic() if keyed else nullcontext():
-            return statements.insert_events(rows)
+        # A savepoint only when a unique index could refuse a row, so the common path
+        # stays short.
+        with transaction.atomic() if keyed or reversal else nullcontext():
+            return statements.insert_events(EVENT_COLUMNS, rows)
     except IntegrityError as exc:
+        if reversal:
+            # A concurrent reversal of the same event won the race (the locks make this
+            # rare: both lock the same rows); name it if it is visible, else fall through.
+            _refuse_reversed_twice(requests)
         if not keyed:
             raise
         # Only the idempotency key is unique on this table: a concurrent request with
@@ -307,7 +391,7 @@ def _insert_events(world_id, requests: list[EventRequest], types, now) -> list[i
 
 
 def _recorded_events(
-    event_ids, requests: list[EventRequest], types, now, delta_rows, registry: WorldRegistry
+    event_ids, rows, requests: list[EventRequest], types, delta_rows, registry: WorldRegistry
 ) -> list[Event]:
     """Return the new events as loaded model instances carrying what was written."""
     deltas: dict[int, list[RecordedDelta]] = {}
@@ -318,18 +402,11 @@ def _recorded_events(
             )
         )
     events = []
-    for event_id, request in zip(event_ids, requests, strict=True):
+    for event_id, row, request in zip(event_ids, rows, requests, strict=True):
+        # from_db takes the values in the model's field order.
+        values = dict(zip(EVENT_COLUMNS, row, strict=True), id=event_id)
         event = Event.from_db(
-            connection.alias,
-            _EVENT_FIELDS,
-            [
-                event_id,
-                request.world_id,
-                types[request.event_type][0],
-                now,
-                request.idempotency_key,
-                request.request_hash,
-            ],
+            connection.alias, _MODEL_ORDER, [values[column] for column in _MODEL_ORDER]
         )
         event.replayed = False
         event.recorded = RecordedEvent.of(

@@ -12,21 +12,28 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 
-from ledger.exceptions import ErrorLocation, LedgerError
+from django.utils import timezone
 
-# Event types the product itself writes; clients may not forge them.
+from ledger.exceptions import ErrorLocation, LedgerError
+from ledger.provenance import check_occurred_at
+
+# Event types the product itself writes; clients may not forge them. Events clients
+# wrote under these names before a name was reserved stay valid history.
 CHARACTER_CREATED = "character_created"
 AXES_ADDED = "policy_axes_added"
-SYSTEM_EVENT_TYPES = frozenset({CHARACTER_CREATED, AXES_ADDED})
+REVERSAL = "reversal"
+DRIFT = "drift"
+SYSTEM_EVENT_TYPES = frozenset({CHARACTER_CREATED, AXES_ADDED, REVERSAL, DRIFT})
 
 EVENT_TYPE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
 MAX_METADATA_ENTRIES = 50
 MAX_METADATA_KEY_LENGTH = 100
 MAX_METADATA_VALUE_LENGTH = 1000
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
-BATCH_ITEM_KEYS = frozenset({"event_type", "deltas", "metadata", "idempotency_key"})
+BATCH_ITEM_KEYS = frozenset({"event_type", "deltas", "metadata", "idempotency_key", "occurred_at"})
 
 APPLY_EVENT_UNKNOWN_WORLD = "unknown world {world_id!r}"
 APPLY_EVENT_WORLD_NOT_SYNCED = (
@@ -72,19 +79,28 @@ class EventRequest:
     deltas: dict[int, dict[str, float]]
     metadata: dict[str, str]
     idempotency_key: str | None
+    occurred_at: datetime | None = None
+    """The game time the client gave; None: the server's time is recorded."""
+    reverses: int | None = None
+    """The id of the event a reversal undoes (reversals only)."""
 
     @cached_property
     def request_hash(self) -> str:
-        """Return the digest an idempotent retry must match (key order and -0.0 aside)."""
-        canonical = json.dumps(
-            {
-                "event_type": self.event_type,
-                "deltas": {str(cid): axes for cid, axes in self.deltas.items()},
-                "metadata": self.metadata,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+        """Return the digest an idempotent retry must match (key order and -0.0 aside).
+
+        ``occurred_at`` counts only when the client gave it, so the digest of a request
+        without one is what it was before the field existed.
+        """
+        request = {
+            "event_type": self.event_type,
+            "deltas": {str(cid): axes for cid, axes in self.deltas.items()},
+            "metadata": self.metadata,
+        }
+        if self.occurred_at is not None:
+            request["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat()
+        if self.reverses is not None:
+            request["reverses"] = self.reverses
+        canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -112,7 +128,9 @@ def validate_batch_item(item) -> dict:
     return {key: item.get(key) for key in BATCH_ITEM_KEYS}
 
 
-def validate_request(*, world_id, event_type, deltas, metadata, idempotency_key) -> EventRequest:
+def validate_request(
+    *, world_id, event_type, deltas, metadata, idempotency_key, occurred_at=None, reverses=None
+) -> EventRequest:
     """Check everything that needs no database, and normalise the request."""
     if not isinstance(world_id, str) or not world_id:
         raise LedgerError(
@@ -132,6 +150,8 @@ def validate_request(*, world_id, event_type, deltas, metadata, idempotency_key)
         deltas=_validate_deltas(deltas),
         metadata=_validate_metadata(metadata),
         idempotency_key=_validate_idempotency_key(idempotency_key),
+        occurred_at=check_occurred_at(occurred_at, now=timezone.now()),
+        reverses=reverses,
     )
 
 

@@ -4,13 +4,14 @@ from html import unescape
 
 import pytest
 from django.apps import apps
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
 
 from axes.models import Axis, AxisValue
 from ledger.models import EventType
 from tests.admin.conftest import messages_of
 from tests.conftest import table_state
-from worlds.admin import SYNC_CHANGED, SYNC_UNCHANGED
+from worlds.admin.registry import SYNC_CHANGED, SYNC_LOGGED, SYNC_UNCHANGED
 from worlds.models import Character, World
 from worlds.policies import POLICY_OVERLAPPING_BANDS
 from worlds.services import SYNC_INVALID_POLICIES
@@ -136,6 +137,13 @@ def test_world_sync_action_syncs_changed_files(admin_client, worlds_dir):
     ]
     assert new_hash != old_hash
     assert Axis.objects.get(world="alpha", name="health").default_score == 0.7
+    # The sync is in the admin log, with who started it; the unchanged world is not.
+    [entry] = LogEntry.objects.all()
+    assert (entry.object_id, entry.action_flag, entry.user.username) == ("alpha", CHANGE, "admin")
+    assert entry.change_message == SYNC_LOGGED.format(
+        changes="update axis health: default 0.8 -> 0.7; "
+        f"record policy version 1.0.0 hash {new_hash[:12]}"
+    )
 
 
 def test_world_sync_reports_policy_errors_and_writes_nothing(admin_client, worlds_dir, hero):
@@ -155,6 +163,7 @@ def test_world_sync_reports_policy_errors_and_writes_nothing(admin_client, world
     assert {m.level_tag for m in response.context["messages"]} == {"error"}
     assert table_state() == before
     assert "Policy files have" in response.content.decode()
+    assert not LogEntry.objects.exists()
 
 
 def test_sync_all_button_syncs_every_world(admin_client, worlds_dir):

@@ -26,8 +26,12 @@ def policy_url(world_id) -> str:
     return f"/admin/worlds/{world_id}/policy"
 
 
-def make_user(*, is_staff: bool):
-    user = UserFactory(is_staff=is_staff)
+READ = ("ledger.view_event",)
+GAME_MASTER = (*READ, "ledger.apply_event", "ledger.reverse_event")
+
+
+def make_user(*, is_staff: bool, permissions=()):
+    user = UserFactory(is_staff=is_staff, permissions=permissions)
     user.set_password(PASSWORD)
     user.save()
     return user
@@ -35,7 +39,24 @@ def make_user(*, is_staff: bool):
 
 @pytest.fixture
 def staff_user(db):
-    return make_user(is_staff=True)
+    """A staff user with a game master's permissions: read, apply and reverse."""
+    return make_user(is_staff=True, permissions=GAME_MASTER)
+
+
+@pytest.fixture
+def inspector_client(db) -> APIClient:
+    """A staff session that may read the ledger and nothing more."""
+    client = APIClient()
+    client.force_login(make_user(is_staff=True, permissions=READ))
+    return client
+
+
+@pytest.fixture
+def bare_staff_client(db) -> APIClient:
+    """A staff session without any ledger permission."""
+    client = APIClient()
+    client.force_login(make_user(is_staff=True))
+    return client
 
 
 @pytest.fixture

@@ -58,7 +58,7 @@ def refusal(detail: str, code: str) -> dict:
     return {"detail": detail, "code": code, "field": None}
 
 
-NOT_STAFF = refusal("You do not have permission to perform this action.", "permission_denied")
+NOT_STAFF = refusal("the API is for staff only", "permission_denied")
 
 
 def call(client, name, hero):

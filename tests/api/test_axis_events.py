@@ -5,6 +5,7 @@ import re
 import pytest
 
 from ledger.models import Event
+from ledger.provenance import Actor
 from ledger.serializers import API_UNKNOWN_AXIS_FILTER
 from ledger.services import apply_event
 from ledger.views import API_UNKNOWN_CHARACTER
@@ -26,6 +27,8 @@ def test_axis_events_lists_events_newest_first_with_deltas_and_metadata(staff_cl
         event_type="loot_found",
         deltas={hero.pk: {"wealth": 0.2, "health": -0.1}},
         metadata={"source": "treasure_chest", "room": "7"},
+        actor=Actor(name="quartermaster"),
+        source="command",
     )
 
     response = staff_client.get(events_url(hero.pk))
@@ -41,6 +44,14 @@ def test_axis_events_lists_events_newest_first_with_deltas_and_metadata(staff_cl
         "event_type": "loot_found",
         "event_type_description": "",
         "timestamp": loot.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "recorded_at": loot.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "occurred_at": loot.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor": {"name": "quartermaster", "user_id": None},
+        "source": "command",
+        "request_id": None,
+        "policy_hash": hero.world.policy_hash,
+        "reverses": None,
+        "reversed_by": None,
         "metadata": {"room": "7", "source": "treasure_chest"},
         "deltas": [
             {

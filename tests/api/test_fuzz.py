@@ -44,7 +44,7 @@ from schemathesis.specs.openapi.checks import (
 from axes.models import Axis
 from ledger.models import Event, EventEntityAxisDelta
 from ledger.services import apply_event
-from tests.api.conftest import make_user
+from tests.api.conftest import GAME_MASTER, make_user
 from tests.factories import CharacterFactory
 from worlds.models import Character
 
@@ -98,10 +98,25 @@ EXPECTED_REFUSALS = {
         "schema cannot know the requests before",
         steered=True,
     ),
+    "already_reversed": Refusal(
+        409,
+        "an event an earlier generated request already reversed: the schema cannot know "
+        "the requests before",
+        steered=True,
+    ),
+    "not_reversible": Refusal(
+        400, "an event id that is itself a reversal: what an event is, is data", steered=True
+    ),
+    "occurred_at_in_future": Refusal(
+        400,
+        "an occurred_at later than the server's clock allows: the schema cannot know the "
+        "time of the request (steering keeps the generated time)",
+        steered=True,
+    ),
     "request_too_large": Refusal(
         400,
-        "a body over DATA_UPLOAD_MAX_MEMORY_SIZE (16 MiB): JSON Schema cannot bound the "
-        "size of a whole document",
+        "a body over its endpoint's limit (2.5 MiB, 16 MiB for events:batch): JSON Schema "
+        "cannot bound the size of a whole document",
     ),
 }
 
@@ -180,7 +195,7 @@ def staff_token_headers(synced) -> dict:
         deltas={hero.pk: {"wealth": 0.1}, sidekick.pk: {"luck": -0.2}},
         metadata={"source": "fuzz"},
     )
-    token = Token.objects.create(user=make_user(is_staff=True))
+    token = Token.objects.create(user=make_user(is_staff=True, permissions=GAME_MASTER))
     return {"Authorization": f"Token {token.key}"}
 
 
@@ -229,6 +244,8 @@ def steered(draw, case):
     path = dict(case.path_parameters or {})
     if "world_id" in path:
         path["world_id"] = world.world_id
+    if "event_id" in path:
+        path["event_id"] = world.event_after(world.character())
     if "character_id" in path:
         path["character_id"] = world.character()
         query = dict(case.query or {})
@@ -240,7 +257,7 @@ def steered(draw, case):
             query["event_type"] = draw(st.sampled_from([query["event_type"], *EVENT_TYPES]))
         case.query = query
     case.path_parameters = path
-    if case.method == "POST":
+    if case.method == "POST" and not case.path.endswith("/reverse"):
         body = json.loads(json.dumps(case.body))
         if case.path == "/admin/events:batch":
             body["world_id"] = world.world_id

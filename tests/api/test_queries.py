@@ -2,7 +2,8 @@
 
 Each test measures a request on a small world, grows the ledger (events, characters and
 axes), measures again and compares the exact counts; a warm-up request first fills the
-process's registry cache, as on a running server.
+process's registry cache, as on a running server. Three queries of every request are
+the access checks: the user's permissions, its groups' permissions and its world limits.
 """
 
 import json
@@ -64,7 +65,7 @@ def test_axis_state_query_count_is_constant(token_client, hero, worlds_dir):
     large = queries(token_client, "get", state_url(hero.pk))
 
     assert small == large
-    assert large <= 5
+    assert large <= 9
 
 
 def test_axis_state_as_of_query_count_is_constant(token_client, hero, worlds_dir):
@@ -77,7 +78,7 @@ def test_axis_state_as_of_query_count_is_constant(token_client, hero, worlds_dir
     large_late = queries(token_client, "get", state_url(hero.pk), as_of=last.pk)
 
     assert small == large_early == large_late
-    assert small <= 5
+    assert small <= 7
 
 
 def test_axis_events_query_count_is_constant_in_ledger_size_and_limit(
@@ -99,7 +100,7 @@ def test_axis_events_query_count_is_constant_in_ledger_size_and_limit(
     )
 
     assert small == large == large_page == filtered
-    assert large <= 6
+    assert large <= 9
 
 
 def test_posting_a_character_event_query_count_is_constant(token_client, hero, worlds_dir):
@@ -149,4 +150,4 @@ def test_world_list_and_policy_query_counts_are_constant(token_client, hero, wor
 
     assert queries(token_client, "get", WORLDS_URL) == small_list
     assert queries(token_client, "get", policy_url("alpha")) == small_policy
-    assert small_list <= 2
+    assert small_list <= 5

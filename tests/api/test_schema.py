@@ -54,6 +54,8 @@ def test_schema_lists_every_endpoint_and_method(schema):
         EVENTS: ["get", "post"],
         "/admin/events": ["post"],
         "/admin/events:batch": ["post"],
+        "/admin/events/{event_id}": ["get"],
+        "/admin/events/{event_id}/reverse": ["post"],
         "/admin/worlds/": ["get"],
         "/admin/worlds/{world_id}/policy": ["get"],
     }
@@ -65,7 +67,17 @@ def parameters(operation: dict) -> dict[str, dict]:
 
 def test_schema_documents_every_parameter(schema):
     events = parameters(schema["paths"][EVENTS]["get"])
-    assert set(events) == {"character_id", "limit", "before", "event_type", "axis"}
+    assert set(events) == {
+        "character_id",
+        "limit",
+        "before",
+        "event_type",
+        "axis",
+        "actor",
+        "source",
+        "reversal",
+        "reversed",
+    }
     assert events["character_id"]["in"] == "path"
     assert events["limit"]["schema"] == {
         "type": "integer",
@@ -95,7 +107,9 @@ def test_schema_documents_the_request_bodies(schema):
         "deltas",
         "metadata",
         "idempotency_key",
+        "occurred_at",
     }
+    assert components["ReverseEventRequest"]["required"] == ["reason"]
     assert sorted(components["ApplyEventDeltaRequest"]["required"]) == [
         "axis_name",
         "character_id",

@@ -1,3 +1,4 @@
+import getpass
 import io
 import re
 
@@ -7,9 +8,16 @@ from django.core.management import CommandError, call_command
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata
 from ledger.services import apply_event
 from ledger.verification import verify_ledger
-from worlds.models import Character
+from worlds.models import Character, World
 
 pytestmark = pytest.mark.usefixtures("synced")
+
+
+@pytest.fixture(autouse=True)
+def debug(settings):
+    """Run the command as a developer does: the test runner turns DEBUG off, which
+    generate_ledger refuses (tests/test_security.py tests that refusal)."""
+    settings.DEBUG = True
 
 
 def summary(characters: int, events: int, deltas: int) -> str:
@@ -30,6 +38,15 @@ def test_generated_ledger_verifies_and_takes_new_events(monkeypatch):
     assert Character.objects.filter(world="alpha").count() == 20
     assert Event.objects.count() == 300
     assert EventMetadata.objects.count() == 280  # every non-genesis event
+    # Provenance as the product records it: creations by the system, the rest by the
+    # command and its OS user, under the world's policy.
+    assert set(Event.objects.values_list("source", "actor_name")) == {
+        ("system", "system"),
+        ("command", f"manage.py generate_ledger (os user {getpass.getuser()})"),
+    }
+    assert set(Event.objects.values_list("policy_hash", flat=True)) == {
+        World.objects.get(pk="alpha").policy_hash
+    }
     result = verify_ledger()
     assert result.clean, [str(d) for d in result.discrepancies[:5]]
     # The id sequences continue after the explicit ids the generator used.

@@ -1,3 +1,4 @@
+import getpass
 import logging
 import re
 from io import StringIO
@@ -7,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import connection
+from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
 from ledger.models import Event
@@ -107,6 +109,7 @@ def test_startup_logs_an_invalid_world_as_not_ready(worlds_dir, caplog):
 @pytest.mark.django_db
 def test_shipped_worlds_are_valid_and_load_demo_creates_history_once(settings):
     settings.PIPEWORKS_WORLDS_DIR = settings.BASE_DIR / "data" / "worlds"
+    settings.DEBUG = True  # as `make serve` runs load_demo
     call_command("sync_policies", stdout=StringIO())
     out = StringIO()
 
@@ -114,7 +117,8 @@ def test_shipped_worlds_are_valid_and_load_demo_creates_history_once(settings):
 
     events = Event.objects.count()
     assert re.fullmatch(
-        r"demo data: 7 character\(s\) created\nstaff login: admin / [A-Za-z0-9_-]{16}\n",
+        r"demo data: 7 character\(s\) created\nstaff login: admin / [A-Za-z0-9_-]{16}\n"
+        r"inspector login: inspector / \S+\ngame master login: gamemaster / \S+\n",
         out.getvalue(),
     )
     assert set(Character.objects.values_list("world_id", flat=True)) == {
@@ -122,6 +126,14 @@ def test_shipped_worlds_are_valid_and_load_demo_creates_history_once(settings):
         "daily_undertaking",
     }
     assert events == 7 * (1 + 25)  # a genesis event and 25 demo events each
+    # Provenance: the command (and the OS user that ran it) wrote the history, the system
+    # the creations.
+    by_source = dict(
+        Event.objects.values_list("source").annotate(n=Count("id")).values_list("source", "n")
+    )
+    assert by_source == {"system": 7, "command": 7 * 25}
+    actors = set(Event.objects.filter(source="command").values_list("actor_name", flat=True))
+    assert actors == {f"manage.py load_demo (os user {getpass.getuser()})"}
     assert get_user_model().objects.get(username="admin").is_staff
 
     out = StringIO()

@@ -48,7 +48,17 @@ def kill_sync_midway(env):
 def scenario(env, worlds_dir, dump):
     manage(env, "migrate", "-v0")
     manage(env, "sync_policies")
-    manage(env, "generate_ledger", "--world", "alpha", "--characters", "4000", "--events", "4000")
+    manage(
+        env,
+        "generate_ledger",
+        "--i-know-this-is-not-production",  # DEBUG is the test runner's
+        "--world",
+        "alpha",
+        "--characters",
+        "4000",
+        "--events",
+        "4000",
+    )
     thresholds = worlds_dir / "alpha/policies/thresholds.yaml"
     thresholds.write_text(
         thresholds.read_text()

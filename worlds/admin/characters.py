@@ -1,5 +1,11 @@
-"""The character inspector: creation through the ledger, panels, snapshot and ledger actions."""
+"""The character inspector: creation through the ledger, panels, snapshot and ledger actions.
 
+A user limited to some worlds (``access.selectors.allowed_world_ids``) sees only their
+characters. Game masters (``APPLY_PERMISSION``) apply events to a character from its
+page, through ``apply_event``, recorded with them as the actor and the admin as source.
+"""
+
+import copy
 import json
 from collections import defaultdict
 
@@ -11,10 +17,15 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from access.roles import APPLY_PERMISSION
+from access.selectors import may_use_world
 from axes.registry import get_world_registry
-from ledger.models import EventEntityAxisDelta
+from ledger.admin import AllowedWorldFilter, limit_to_allowed_worlds
+from ledger.exceptions import LedgerError
+from ledger.models import EventEntityAxisDelta, Source
 from ledger.selectors import AsOfError
-from ledger.services import refresh_snapshots
+from ledger.services import apply_event, refresh_snapshots
+from ledger.services.reversal import REASON_KEY
 from ledger.verification import verify_character
 from pipeworks.admin import report_messages
 from worlds.admin.inspector import (
@@ -23,13 +34,18 @@ from worlds.admin.inspector import (
     event_rows,
     score_history,
 )
-from worlds.models import Character
+from worlds.models import Character, World
 from worlds.services import create_character
 
 VERIFY_CLEAN = "{character}: ledger verified: {deltas} deltas, no discrepancies."
 VERIFY_FOUND = "{character}: ledger verification found {count} discrepancies."
 REFRESH_DONE = "Snapshot refreshed for {count} character(s)."
 AS_OF_REFUSED = "Showing the live state: {error}."
+APPLY_DONE = "Applied event #{event_id} ({event_type}) to {character}."
+APPLY_METADATA_BAD_LINE = "Line {line}: write key=value, not {text!r}."
+APPLY_METADATA_DUPLICATE_KEY = "Line {line}: {key!r} is given twice."
+APPLY_METADATA_REASON_KEY = "Line {line}: the reason goes in the Reason field."
+UNKNOWN_CHARACTER = "No character with id {object_id!r}."
 STALE_SNAPSHOT = (
     "The snapshot is stale: it was derived with policy {state_version}, the world is now "
     "at {policy_hash}. Refresh the snapshot to re-derive it."
@@ -63,13 +79,94 @@ class CharacterCreationForm(forms.ModelForm):
                 self.add_error(field_name if field_name in self.fields else None, errors)
 
 
+class ApplyEventForm(forms.Form):
+    """Apply one event to one character through ``apply_event``, from its page.
+
+    One optional number per active axis of the character's world (blank: no change).
+    The form checks only what a browser can get wrong (numbers, ``key=value`` lines) and
+    leaves every rule of the ledger (the event type's pattern, reserved types, at least
+    one delta, metadata limits) to ``apply_event``, whose refusal ``add_ledger_error``
+    shows on the field it names: the rules live in one place.
+    """
+
+    DELTA_PREFIX = "delta_"
+
+    event_type = forms.CharField(
+        help_text="A letter, then letters, digits or _ . : - (e.g. gm_adjustment)."
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Why; recorded in the event's metadata as reason.",
+    )
+    metadata = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Optional further metadata, one key=value per line.",
+    )
+
+    def __init__(self, *args, axis_names: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        # axis name -> its delta field's name
+        self.delta_fields = {name: self.DELTA_PREFIX + name for name in axis_names}
+        for name, field_name in self.delta_fields.items():
+            self.fields[field_name] = forms.FloatField(
+                required=False,
+                label=f"{name} delta",
+                widget=forms.NumberInput(attrs={"step": "any"}),
+            )
+        self.order_fields(["event_type", *self.delta_fields.values(), "reason", "metadata"])
+
+    def clean_metadata(self) -> dict[str, str]:
+        entries: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data["metadata"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, sep, value = (part.strip() for part in line.partition("="))
+            if not sep or not key:
+                raise ValidationError(
+                    APPLY_METADATA_BAD_LINE.format(line=number, text=line), code="invalid"
+                )
+            if key == REASON_KEY:
+                raise ValidationError(APPLY_METADATA_REASON_KEY.format(line=number), code="invalid")
+            if key in entries:
+                raise ValidationError(
+                    APPLY_METADATA_DUPLICATE_KEY.format(line=number, key=key), code="invalid"
+                )
+            entries[key] = value
+        return entries
+
+    def deltas(self) -> dict[str, float]:
+        """Return the deltas given, by axis name (call once the form is valid)."""
+        return {
+            name: self.cleaned_data[field_name]
+            for name, field_name in self.delta_fields.items()
+            if self.cleaned_data[field_name] is not None
+        }
+
+    def event_metadata(self) -> dict[str, str]:
+        """Return the event's metadata: the reason and the extra lines."""
+        return {REASON_KEY: self.cleaned_data["reason"], **self.cleaned_data["metadata"]}
+
+    def add_ledger_error(self, exc: LedgerError) -> None:
+        """Show a refusal of ``apply_event`` on the field of the request part it names."""
+        location = exc.location
+        field = None
+        if location.part == "event_type":
+            field = "event_type"
+        elif location.part == "deltas":
+            field = self.delta_fields.get(location.axis)
+        elif location.part == "metadata":
+            field = "reason" if location.key == REASON_KEY else "metadata"
+        self.add_error(field, exc.message)
+
+
 @admin.register(Character)
 class CharacterAdmin(admin.ModelAdmin):
     """The character inspector: axis state, snapshot, ledger history and score chart."""
 
     add_form = CharacterCreationForm
     list_display = ("name", "world", "state_seed", "state_updated_at", "snapshot_status")
-    list_filter = ("world",)
+    list_filter = (("world", AllowedWorldFilter),)
     search_fields = ("name",)
     list_select_related = ("world",)
     ordering = ("id",)
@@ -109,7 +206,21 @@ class CharacterAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("world")
+        queryset = super().get_queryset(request).select_related("world")
+        return limit_to_allowed_worlds(queryset, request)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "world":
+            kwargs["queryset"] = limit_to_allowed_worlds(World.objects.all(), request, field="pk")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_apply_event_permission(self, request, obj=None) -> bool:
+        """Return whether the user may apply events; to ``obj`` (in its world) when given."""
+        return (
+            self.has_view_or_change_permission(request, obj)
+            and request.user.has_perm(APPLY_PERMISSION)
+            and (obj is None or may_use_world(request.user, world_id=obj.world_id))
+        )
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -155,11 +266,15 @@ class CharacterAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk is not None:
-            context.update(self._inspector_context(request, obj))
+            context.update(self._inspector_context(request, obj, context.get("apply_form")))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def _inspector_context(self, request, character: Character) -> dict:
+    def _inspector_context(
+        self, request, character: Character, apply_form: ApplyEventForm | None
+    ) -> dict:
         registry = get_world_registry(character.world)
+        if apply_form is None and self.has_apply_event_permission(request, character):
+            apply_form = self._apply_form(character)
         as_of = _as_of(request)
         try:
             axes = axis_rows(character, registry, as_of=as_of)
@@ -194,6 +309,8 @@ class CharacterAdmin(admin.ModelAdmin):
                     "admin:worlds_character_refresh_snapshot", args=[character.pk]
                 ),
                 "verify_url": reverse("admin:worlds_character_verify_ledger", args=[character.pk]),
+                "apply_form": apply_form,
+                "apply_url": reverse("admin:worlds_character_apply_event", args=[character.pk]),
             }
         }
 
@@ -211,6 +328,11 @@ class CharacterAdmin(admin.ModelAdmin):
                 "<path:object_id>/verify-ledger/",
                 view(self.verify_ledger_view),
                 name="worlds_character_verify_ledger",
+            ),
+            path(
+                "<path:object_id>/apply-event/",
+                view(self.apply_event_view),
+                name="worlds_character_apply_event",
             ),
             *super().get_urls(),
         ]
@@ -236,6 +358,60 @@ class CharacterAdmin(admin.ModelAdmin):
         character = self._posted_character(request, object_id, self.has_view_permission)
         self._verify(request, character)
         return HttpResponseRedirect(reverse("admin:worlds_character_change", args=[character.pk]))
+
+    def apply_event_view(self, request, object_id):
+        """Apply the posted event to the character, or show the form's errors on its page.
+
+        POST only (``admin_view`` checks the CSRF token). The character is looked up in
+        every world, so that one of a world the user may not use is refused (403), as the
+        API does, rather than reported missing. On any error nothing was written and the
+        character page is rendered again with the bound form.
+        """
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_apply_event_permission(request):
+            raise PermissionDenied
+        character = self._any_character(object_id)
+        if not self.has_apply_event_permission(request, character):
+            raise PermissionDenied
+        form = self._apply_form(character, data=request.POST)
+        if form.is_valid():
+            try:
+                event = apply_event(
+                    world_id=character.world_id,
+                    event_type=form.cleaned_data["event_type"],
+                    deltas={character.pk: form.deltas()},
+                    metadata=form.event_metadata(),
+                    actor=request.user,
+                    source=Source.ADMIN,
+                    request_id=getattr(request, "request_id", None),
+                )
+            except LedgerError as exc:
+                form.add_ledger_error(exc)
+            else:
+                done = APPLY_DONE.format(
+                    event_id=event.pk, event_type=event.event_type.name, character=character
+                )
+                self.message_user(request, done, messages.SUCCESS)
+                return HttpResponseRedirect(
+                    reverse("admin:worlds_character_change", args=[character.pk])
+                )
+        # The admin renders a change page for GET only; render it as for a GET, with the
+        # bound form in place of a blank one.
+        page_request = copy.copy(request)
+        page_request.method = "GET"
+        return self.change_view(page_request, object_id, extra_context={"apply_form": form})
+
+    def _apply_form(self, character: Character, data=None) -> ApplyEventForm:
+        registry = get_world_registry(character.world)
+        names = [axis.name for axis in registry.active_axes]
+        return ApplyEventForm(data, axis_names=names)
+
+    def _any_character(self, object_id: str) -> Character:
+        try:
+            return Character.objects.select_related("world").get(pk=unquote(object_id))
+        except (Character.DoesNotExist, ValueError, ValidationError):
+            raise Http404(UNKNOWN_CHARACTER.format(object_id=object_id)) from None
 
     @admin.action(description="Refresh snapshots of selected characters", permissions=["change"])
     def refresh_snapshots(self, request, queryset):

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from axes.registry import RegisteredAxis, WorldRegistry
+from ledger.admin import actor_events_url
 from ledger.models import EventEntityAxisDelta
 from ledger.selectors import (
     get_character_state,
@@ -241,7 +242,12 @@ def _chart_bands(axis: RegisteredAxis) -> list[dict]:
 
 
 def event_rows(character: Character) -> tuple[list[dict], bool]:
-    """Return the latest events with display fields, and whether older ones exist."""
+    """Return the latest events with display fields, and whether older ones exist.
+
+    Each event carries its provenance and corrections as the API shows them (``actor``,
+    ``source``, ``reverses``, ``reversed_by``), and ``actor_url``: the ledger filtered to
+    the actor's events, when the actor was a user.
+    """
     page = list_character_events(character, limit=INSPECTOR_EVENT_LIMIT)
     events = []
     for event in page.events:
@@ -258,5 +264,13 @@ def event_rows(character: Character) -> tuple[list[dict], bool]:
                     "clamped": delta["requested_delta"] != delta["delta"],
                 }
             )
-        events.append({**event, "deltas": deltas, "metadata": sorted(event["metadata"].items())})
+        user_id = event["actor"]["user_id"]
+        events.append(
+            {
+                **event,
+                "deltas": deltas,
+                "metadata": sorted(event["metadata"].items()),
+                "actor_url": actor_events_url(user_id) if user_id is not None else None,
+            }
+        )
     return events, page.next_before is not None

@@ -19,6 +19,7 @@ from worlds.services import sync_world_policies
 
 SYNC_UNCHANGED = "World {world}: already in sync with the policy files; nothing was written."
 SYNC_CHANGED = "World {world}: synced from the policy files ({changes})."
+SYNC_LOGGED = "Synced from the policy files: {changes}"
 
 
 def _report_for(world_id: str) -> PolicyReport:
@@ -161,10 +162,13 @@ class WorldAdmin(ReadOnlyAdmin):
                 [f"{r.world_id}: {issue}" for r in exc.reports for issue in r.errors],
             )
             return
+        synced = World.objects.in_bulk([plan.world_id for plan in result.plans if plan.changed])
         for plan in result.plans:
             if plan.changed:
                 changes = "; ".join(plan.describe_done())
                 message = SYNC_CHANGED.format(world=plan.world_id, changes=changes)
                 self.message_user(request, message, messages.SUCCESS)
+                # The admin log is the audit trail of staff actions outside the ledger.
+                self.log_change(request, synced[plan.world_id], SYNC_LOGGED.format(changes=changes))
             else:
                 self.message_user(request, SYNC_UNCHANGED.format(world=plan.world_id))

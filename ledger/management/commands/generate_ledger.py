@@ -2,14 +2,15 @@
 
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from ledger.generator import generate_ledger
+from pipeworks.commands import NotInProductionCommand
 
 DEFAULT_CHARACTERS = 10_000
 
 
-class Command(BaseCommand):
+class Command(NotInProductionCommand):
     help = (
         "Add generated characters and random events (genesis included) to a synced world, "
         "in bulk; with --existing, add random events to the world's existing characters. "

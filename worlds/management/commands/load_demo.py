@@ -1,18 +1,22 @@
-"""`manage.py load_demo`: demo characters and a staff login for trying the inspector."""
+"""`manage.py load_demo`: demo characters and logins (admin and one per role) to try it."""
 
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.management.base import CommandError
 
-from worlds.demo import load_demo_data
+from pipeworks.commands import NotInProductionCommand
+from worlds.demo import DEMO_USERS, create_demo_users, load_demo_data
+
+LOAD_DEMO_RESERVED_USERNAME = "is the login of the demo {role}; choose another"
 
 
-class Command(BaseCommand):
+class Command(NotInProductionCommand):
     help = (
-        "Create demo characters with an event history (once) and reset the password of the "
-        "demo staff login, printing it. Run sync_policies first."
+        "Create demo characters with an event history (once) and reset the passwords of the "
+        "demo staff login (a superuser) and of one login per role (inspector, game master), "
+        "printing them. Run sync_policies first."
     )
 
     def add_arguments(self, parser):
@@ -31,6 +35,10 @@ class Command(BaseCommand):
         self.stdout.write(f"demo data: {len(created)} character(s) created")
         if no_login:
             return
+        try:
+            logins = create_demo_users()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
         password = secrets.token_urlsafe(12)
         user, _ = get_user_model().objects.get_or_create(username=username)
         user.is_staff = True
@@ -38,6 +46,10 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         self.stdout.write(self.style.SUCCESS(f"staff login: {username} / {password}"))
+        for role, role_username, role_password in logins:
+            self.stdout.write(
+                self.style.SUCCESS(f"{role} login: {role_username} / {role_password}")
+            )
 
     @staticmethod
     def _check_username(username: str) -> None:
@@ -46,3 +58,9 @@ class Command(BaseCommand):
             field.clean(username, None)
         except ValidationError as exc:
             raise CommandError(f"--username {username!r}: {'; '.join(exc.messages)}") from exc
+        # The superuser must not be one of the role logins, which are reset to non-superusers.
+        for role, role_username, _ in DEMO_USERS:
+            if username == role_username:
+                raise CommandError(
+                    f"--username {username!r}: " + LOAD_DEMO_RESERVED_USERNAME.format(role=role)
+                )

@@ -1,0 +1,1 @@
+"""Who may do what: roles (groups of permissions), world limits and the admin's guards."""
