@@ -7,4 +7,5 @@ class AccessConfig(AppConfig):
     verbose_name = "Access"
 
     def ready(self) -> None:
-        from access import checks  # noqa: F401  (registers the shared-cache system check)
+        # Registered on import: the shared-cache system check, the API key's schema scheme.
+        from access import checks, schema  # noqa: F401

@@ -1,8 +1,11 @@
-"""World limits: which worlds a user may see and act in."""
+"""World limits (which worlds a user may see and act in), server-to-server API keys and
+the login lockouts operators see and lift."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from rest_framework_api_key.models import AbstractAPIKey
 
 from worlds.models import World
 
@@ -70,3 +73,118 @@ class WorldMembership(models.Model):
     def __str__(self) -> str:
         member = f"user {self.user}" if self.user_id else f"group {self.group}"
         return f"{member} in {self.world_id}"
+
+
+class ApiKey(AbstractAPIKey):
+    """A server-to-server credential of one owner, hashed at rest and shown once.
+
+    A game server sends ``Authorization: Api-Key <prefix>.<secret>``; only the prefix and
+    a SHA-512 hash of the key are stored (djangorestframework-api-key), so a backup or a
+    replica holds no working credential. A key acts as its owner (a service account that
+    is not staff, or a person), narrowed by its own limits: it may read; it may apply or
+    reverse events only with ``may_apply``/``may_reverse`` *and* the owner's permission;
+    with ``worlds`` it is limited to those of the owner's worlds. Many keys per owner,
+    each with an expiry date, revocable (for good) at any time.
+
+    ``legacy`` keys are the DRF tokens of earlier versions, hashed by the migration that
+    replaced them: their clients keep sending ``Authorization: Token <key>`` until they
+    move to a new key (README, "API keys").
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        help_text="Whose permissions the key acts with.",
+    )
+    may_apply = models.BooleanField(
+        default=False, help_text="May apply events (the owner needs the permission too)."
+    )
+    may_reverse = models.BooleanField(
+        default=False, help_text="May reverse events (the owner needs the permission too)."
+    )
+    worlds = models.ManyToManyField(
+        World,
+        blank=True,
+        related_name="+",
+        help_text="Limit the key to these worlds (none: every world its owner may use).",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    legacy = models.BooleanField(
+        default=False, editable=False, help_text="A DRF token of an earlier version, hashed."
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        db_table = "api_key"
+
+    @property
+    def actor_name(self) -> str:
+        """How events written with the key name their actor: the key, with its owner."""
+        return f"{self.owner.get_username()} (key {self.prefix})"
+
+
+class LoginLockout(models.Model):
+    """A LoginLockout records that the admin login refused a username or an address.
+
+    ``access.throttle`` writes one when failed logins of one username (or from one client
+    address) reach their limit in a window; it stays active until ``locked_until`` (the end
+    of the window) unless an operator lifts it first. Lifting (``lift_login_lockouts``)
+    sets ``lifted_at`` and ``lifted_by`` and makes the next attempt count from zero. The
+    failure counts themselves live in the shared cache; these rows are what operators see.
+    """
+
+    class Kind(models.TextChoices):
+        USERNAME = "username", "username"
+        ADDRESS = "address", "client address"
+
+    kind = models.CharField(
+        max_length=16,
+        choices=Kind.choices,
+        help_text="What was locked out: a username or an address.",
+    )
+    value = models.CharField(
+        max_length=255,
+        help_text="The username (lower-cased) or the client address (an IPv6 /64 network).",
+    )
+    failures = models.PositiveIntegerField(
+        help_text="Failed logins counted in the window when the lockout was last recorded."
+    )
+    locked_at = models.DateTimeField(
+        default=timezone.now, editable=False, help_text="When the limit was reached."
+    )
+    locked_until = models.DateTimeField(
+        help_text="When the lockout ends by itself: the end of the counting window."
+    )
+    lifted_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When an operator lifted it, if one did."
+    )
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="The operator who lifted it.",
+    )
+
+    class Meta:
+        db_table = "login_lockout"
+        ordering = ["-locked_at", "-id"]
+        indexes = [models.Index(fields=["kind", "value"], name="login_lockout_kind_value")]
+        permissions = [("lift_loginlockout", "Can lift login lockouts")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value}"
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the lockout still refuses logins: not lifted and not yet over."""
+        return self.lifted_at is None and self.locked_until > timezone.now()

@@ -16,17 +16,19 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.text import smart_split, unescape_string_literal
 
 from access.roles import REVERSE_PERMISSION
@@ -41,6 +43,10 @@ from pipeworks.serializers import MAX_ID
 from worlds.models import Character
 
 CHANGES_PREVIEW = 3
+# One event's page shows this many delta rows (an axis backfill may hold one per
+# character and axis of the world, 60,000 and more): ?deltas_page=N pages through them.
+DELTAS_PER_PAGE = 200
+DELTAS_PAGE_PARAMETER = "deltas_page"
 EVENT_TYPES_NOTE = (
     "Event types are created on first use by the ledger (apply_event); they are read-only."
 )
@@ -217,18 +223,34 @@ class CharacterFilter(admin.SimpleListFilter):
 
 
 class EventTypeFilter(admin.SimpleListFilter):
-    """Events of one type name, across worlds or within the selected world."""
+    """Events of one type name (``?type=<name>``), across worlds or within the selected world.
+
+    Only the selected type is listed, with a text box to name another: a world may hold
+    up to ``PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD`` types, and a list of every one grew the
+    page with them (4.4 MB at 20,000 types). The Event types page links each type to its
+    events, and the search box matches type names too.
+    """
 
     title = "event type"
     parameter_name = "type"
+    template = "admin/ledger/event/type_filter.html"
 
     def lookups(self, request, model_admin):
-        types = limit_to_allowed_worlds(EventType.objects.all(), request)
-        world_id = request.GET.get("world__world_id__exact")
-        if world_id:
-            types = types.filter(world_id=world_id)
-        names = types.order_by("name").values_list("name", flat=True).distinct()
-        return [(name, name) for name in names]
+        value = self.value()
+        return [(value, value)] if value else []
+
+    def has_output(self):
+        return True
+
+    def choices(self, changelist):
+        yield from super().choices(changelist)
+        # The text box: a GET form keeping the list's other parameters (not its page).
+        hidden = [
+            (name, value)
+            for name, value in changelist.params.items()
+            if name not in (self.parameter_name, PAGE_VAR)
+        ]
+        yield {"form": True, "hidden": hidden, "value": self.value() or ""}
 
     def queryset(self, request, queryset):
         if self.value():
@@ -345,8 +367,43 @@ class EventChangeList(ChangeList):
         )
 
 
+class DeltaPageFormSet(BaseInlineFormSet):
+    """One page of an event's deltas: ``DELTAS_PER_PAGE`` rows, a count and a slice.
+
+    ``page_number`` and ``query`` (the request's parameters) are set per request by
+    ``DeltaInline.get_formset``.
+    """
+
+    per_page = DELTAS_PER_PAGE
+    page_number = None
+    query: dict = {}
+
+    @cached_property
+    def delta_page(self):
+        # ``get_page`` turns a bad or out-of-range number into the first or last page.
+        paginator = Paginator(super().get_queryset(), self.per_page)
+        return paginator.get_page(self.page_number)
+
+    def get_queryset(self):
+        return self.delta_page.object_list
+
+    def page_links(self) -> list[tuple[str, str | None]]:
+        """Return ``(label, url)`` of the page links (url None: this page or an ellipsis)."""
+        page = self.delta_page
+        links = []
+        for number in page.paginator.get_elided_page_range(page.number, on_each_side=2):
+            if number == page.paginator.ELLIPSIS or number == page.number:
+                links.append((str(number), None))
+            else:
+                query = {**self.query, DELTAS_PAGE_PARAMETER: number}
+                links.append((str(number), "?" + urlencode(query)))
+        return links
+
+
 class DeltaInline(ReadOnlyInline):
     model = EventEntityAxisDelta
+    formset = DeltaPageFormSet
+    template = "admin/ledger/event/delta_inline.html"
     fields = (
         "character",
         "axis",
@@ -363,6 +420,12 @@ class DeltaInline(ReadOnlyInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("character", "axis", "world")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        query = {key: value for key, value in request.GET.items() if key != DELTAS_PAGE_PARAMETER}
+        page_number = request.GET.get(DELTAS_PAGE_PARAMETER)
+        return type(formset.__name__, (formset,), {"page_number": page_number, "query": query})
 
     @admin.display(description="label")
     def labels(self, obj):
@@ -620,7 +683,7 @@ class EventTypeAdmin(ReadOnlyAdmin):
     """The event types of the user's worlds."""
 
     source_note = EVENT_TYPES_NOTE
-    list_display = ("name", "world", "description", "created_at")
+    list_display = ("name", "world", "description", "created_at", "events")
     list_filter = (("world", AllowedWorldFilter),)
     search_fields = ("name", "description")
     list_select_related = ("world",)
@@ -629,3 +692,10 @@ class EventTypeAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return limit_to_allowed_worlds(super().get_queryset(request), request)
+
+    @admin.display(description="events")
+    def events(self, obj):
+        """Link to the events of this type in its world (the event list's type filter)."""
+        query = {EventTypeFilter.parameter_name: obj.name, "world__world_id__exact": obj.world_id}
+        changelist = reverse("admin:ledger_event_changelist")
+        return format_html('<a href="{}?{}">events</a>', changelist, urlencode(query))

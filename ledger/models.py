@@ -141,6 +141,12 @@ class Event(LedgerModel):
         editable=False,
         help_text="Who caused it, as recorded: a username, a command and OS user, 'system'.",
     )
+    actor_key = models.CharField(  # noqa: DJ001 (NULL: not written with an API key)
+        max_length=8,
+        null=True,
+        editable=False,
+        help_text="The prefix of the API key it was written with (the key, not a secret).",
+    )
     source = models.CharField(  # noqa: DJ001 (NULL: recorded before provenance)
         max_length=20, null=True, choices=Source.choices, editable=False
     )

@@ -40,7 +40,8 @@ PROVENANCE_FUTURE_OCCURRED_AT = (
 
 @dataclass(frozen=True)
 class Actor:
-    """Who caused an event: a user, a command run by an OS user, or the system.
+    """Who caused an event: a user, an API key of an owner, a command run by an OS user,
+    or the system.
 
     ``name`` is a copy made when the event is written, so the ledger still names the
     actor after the account is renamed or deleted; ``user_id`` links to the account
@@ -49,6 +50,8 @@ class Actor:
 
     name: str
     user_id: int | None = None
+    key: str | None = None
+    """The prefix of the API key the actor wrote with (the key, not a secret)."""
 
     @classmethod
     def of_user(cls, user) -> "Actor":

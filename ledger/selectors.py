@@ -152,11 +152,13 @@ def list_character_events(
 
 
 def load_recorded_events(
-    event_ids: list[int], *, character: Character | None = None
+    event_ids: list[int], *, character: Character | None = None, deltas: slice | None = None
 ) -> dict[int, Event]:
     """Return the events with these ids, each with its ``recorded`` deltas (3 queries).
 
-    With ``character``, each record holds only that character's deltas.
+    With ``character``, each record holds only that character's deltas. With ``deltas``
+    (for one event), only that slice of its deltas in (character, axis) order: a wide
+    system event (an axis backfill over a whole world) is read a page at a time.
     """
     events = (
         Event.objects.filter(pk__in=event_ids)
@@ -169,11 +171,13 @@ def load_recorded_events(
     rows = EventEntityAxisDelta.objects.filter(event_id__in=event_ids)
     if character is not None:
         rows = rows.filter(character=character)
-    deltas: dict[int, list[tuple]] = {}
+    if deltas is not None:
+        rows = rows.order_by("event_id", "character_id", "axis_id")[deltas]
+    by_event: dict[int, list[tuple]] = {}
     for row in rows.values_list(
         "event_id", "character_id", "axis_id", "old_score", "new_score", "delta", "requested_delta"
     ):
-        deltas.setdefault(row[0], []).append(row[1:])
+        by_event.setdefault(row[0], []).append(row[1:])
     metadata: dict[int, dict[str, str]] = {}
     for event_id, key, value in EventMetadata.objects.filter(event_id__in=event_ids).values_list(
         "event_id", "key", "value"
@@ -185,7 +189,7 @@ def load_recorded_events(
             (event.event_type.name, event.event_type.description),
             [
                 RecordedDelta.labelled(registry.by_id[axis_id], character_id, *scores)
-                for character_id, axis_id, *scores in deltas.get(event.pk, [])
+                for character_id, axis_id, *scores in by_event.get(event.pk, [])
             ],
             metadata.get(event.pk, {}),
         )
@@ -216,7 +220,11 @@ def serialize_event(event: Event) -> dict:
         "timestamp": event.timestamp,
         "recorded_at": event.timestamp,
         "occurred_at": event.occurred_at,
-        "actor": {"name": event.actor_name or UNKNOWN, "user_id": event.actor_user_id},
+        "actor": {
+            "name": event.actor_name or UNKNOWN,
+            "user_id": event.actor_user_id,
+            "key": event.actor_key,
+        },
         "source": event.source or UNKNOWN,
         "request_id": event.request_id,
         "policy_hash": event.policy_hash,

@@ -10,6 +10,7 @@ schema allows is refused only for the data it names, e.g. an axis the world does
 have (``EXPECTED_REFUSALS`` of ``tests/api/test_fuzz.py``).
 """
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from rest_framework import serializers
@@ -20,7 +21,13 @@ from ledger.models import Source
 from ledger.provenance import UNKNOWN, max_occurred_at_skew
 from ledger.selectors import DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT
 from ledger.services.validation import (
+    APPLY_EVENT_TOO_MANY_DELTAS,
+    APPLY_EVENTS_TOO_MANY,
+    APPLY_EVENTS_TOO_MANY_DELTAS,
     EVENT_TYPE_PATTERN,
+    MAX_BATCH_DELTAS,
+    MAX_BATCH_EVENTS,
+    MAX_DELTAS_PER_EVENT,
     MAX_IDEMPOTENCY_KEY_LENGTH,
     MAX_METADATA_ENTRIES,
     MAX_METADATA_KEY_LENGTH,
@@ -46,6 +53,44 @@ API_DUPLICATE_DELTA = (
     "character {character_id} and axis {axis!r} already appear at deltas.{first}; "
     "list each pair once"
 )
+
+
+class BoundedDictField(StrictDictField):
+    """A JSON object of at most ``max_properties`` entries, counted before any is read.
+
+    The refusal carries the service's code (``too_many_deltas``), so the API answers as
+    ``apply_event`` would, without first validating thousands of entries.
+    """
+
+    def __init__(self, *, max_properties: int, message: str, code: str, **kwargs):
+        self.max_properties, self.bound_message, self.bound_code = max_properties, message, code
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and len(data) > self.max_properties:
+            raise serializers.ValidationError(self.bound_message, code=self.bound_code)
+        return super().to_internal_value(data)
+
+    def own_schema_rules(self) -> dict:
+        return {**super().own_schema_rules(), "maxProperties": self.max_properties}
+
+
+class BoundedListField(StrictListField):
+    """A JSON array of at most ``max_items`` items, counted before any is read."""
+
+    def __init__(self, *, max_items: int, message: str, code: str, **kwargs):
+        self.max_items, self.bound_message, self.bound_code = max_items, message, code
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, list) and len(data) > self.max_items:
+            raise serializers.ValidationError(
+                self.bound_message.format(count=len(data)), code=self.bound_code
+            )
+        return super().to_internal_value(data)
+
+    def own_schema_rules(self) -> dict:
+        return {**super().own_schema_rules(), "maxItems": self.max_items}
 
 
 def _event_type_field(example: str) -> StrictCharField:
@@ -180,6 +225,26 @@ class CharacterEventsQuerySerializer(serializers.Serializer):
         return value
 
 
+MAX_EVENT_DETAIL_DELTAS = 1000
+
+
+class EventDetailQuerySerializer(serializers.Serializer):
+    deltas_limit = QueryIntegerField(
+        required=False,
+        default=MAX_EVENT_DETAIL_DELTAS,
+        min_value=1,
+        max_value=MAX_EVENT_DETAIL_DELTAS,
+        help_text=f"Deltas per page, 1 to {MAX_EVENT_DETAIL_DELTAS}, in (character, axis) order.",
+    )
+    deltas_offset = QueryIntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=MAX_ID,
+        help_text="Skip this many deltas: the previous page's `next_deltas_offset`.",
+    )
+
+
 # Request bodies ------------------------------------------------------------------------
 
 
@@ -187,9 +252,12 @@ class ApplyCharacterEventSerializer(RejectUnknownFieldsMixin, serializers.Serial
     """An event applied to the character named in the URL."""
 
     event_type = _event_type_field("loot_found")
-    deltas = StrictDictField(
+    deltas = BoundedDictField(
         child=StrictFloatField(),
         allow_empty=False,
+        max_properties=MAX_DELTAS_PER_EVENT,
+        message=APPLY_EVENT_TOO_MANY_DELTAS,
+        code="too_many_deltas",
         schema_rules={"propertyNames": {"minLength": 1}},
         help_text=(
             "Axis name -> requested change; new scores are clamped to [0, 1]. Any name but "
@@ -238,12 +306,18 @@ class ApplyEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
     world_id = StrictCharField(max_length=64)
     event_type = _event_type_field("trade")
-    deltas = StrictListField(
+    deltas = BoundedListField(
         child=ApplyEventDeltaSerializer(),
         allow_empty=False,
+        max_items=MAX_DELTAS_PER_EVENT,
+        message=APPLY_EVENT_TOO_MANY_DELTAS,
+        code="too_many_deltas",
         # Equal items are the simplest repeated pair; JSON Schema cannot compare two fields.
         schema_rules={"uniqueItems": True},
-        help_text="One entry per (character_id, axis_name) pair; a pair may appear once.",
+        help_text=(
+            "One entry per (character_id, axis_name) pair; a pair may appear once. At most "
+            f"{MAX_DELTAS_PER_EVENT} (too_many_deltas)."
+        ),
     )
     metadata = _metadata_field()
     idempotency_key = _idempotency_key_field()
@@ -307,9 +381,6 @@ class ApplyEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         return "deltas"
 
 
-MAX_BATCH_EVENTS = 5000
-
-
 class BatchEventSerializer(ApplyEventSerializer):
     """One event of a batch: an event of the batch's world."""
 
@@ -320,13 +391,33 @@ class ApplyEventsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """Many events of one world, applied in order, all or nothing."""
 
     world_id = StrictCharField(max_length=64)
-    events = StrictListField(
+    events = BoundedListField(
         child=BatchEventSerializer(),
         allow_empty=False,
-        max_length=MAX_BATCH_EVENTS,
-        help_text=f"Applied in order, each seeing the previous ones' scores; at most "
-        f"{MAX_BATCH_EVENTS}.",
+        max_items=MAX_BATCH_EVENTS,
+        message=APPLY_EVENTS_TOO_MANY,
+        code="batch_too_large",
+        help_text=(
+            f"Applied in order, each seeing the previous ones' scores; at most "
+            f"{MAX_BATCH_EVENTS} events and {MAX_BATCH_DELTAS} deltas in all "
+            "(batch_too_large)."
+        ),
     )
+
+    def to_internal_value(self, data):
+        # Counted on the raw body, before thousands of items are validated one by one.
+        events = data.get("events") if isinstance(data, Mapping) else None
+        if isinstance(events, list) and len(events) <= MAX_BATCH_EVENTS:
+            total = sum(
+                len(item["deltas"])
+                for item in events
+                if isinstance(item, Mapping) and isinstance(item.get("deltas"), list)
+            )
+            if total > MAX_BATCH_DELTAS:
+                raise serializers.ValidationError(
+                    {"events": [APPLY_EVENTS_TOO_MANY_DELTAS]}, code="batch_too_large"
+                )
+        return super().to_internal_value(data)
 
     def service_kwargs(self) -> dict:
         """Return the keyword arguments of ``apply_events`` for this request."""
@@ -416,7 +507,11 @@ class ActorSerializer(serializers.Serializer):
     )
     user_id = serializers.IntegerField(
         allow_null=True,
-        help_text="The user's id (the account may since have been renamed or deleted).",
+        help_text="The user's id, or the API key owner's (the account may since have been "
+        "renamed or deleted).",
+    )
+    key = serializers.CharField(
+        allow_null=True, help_text="The prefix of the API key the event was written with."
     )
 
 
@@ -448,6 +543,13 @@ class EventSerializer(serializers.Serializer):
     )
     metadata = serializers.DictField(child=serializers.CharField())
     deltas = EventDeltaSerializer(many=True, help_text="By axis name, then character id.")
+
+
+class EventDetailSerializer(EventSerializer):
+    next_deltas_offset = serializers.IntegerField(
+        allow_null=True,
+        help_text="Pass as `deltas_offset` for the next page of deltas; null at the end.",
+    )
 
 
 class CharacterEventsSerializer(serializers.Serializer):

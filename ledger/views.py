@@ -4,15 +4,24 @@ Views parse and validate with serializers, call a selector or ``apply_event``, a
 serialize; the service owns the transaction and the domain rules.
 """
 
+from dataclasses import replace
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from access.permissions import CanApplyEvents, CanReadLedger, CanReverseEvents, require_world
+from access.permissions import (
+    CanApplyEvents,
+    CanReadLedger,
+    CanReverseEvents,
+    api_key_of,
+    require_world,
+)
 from ledger.exceptions import LedgerError
 from ledger.models import Event, Source
+from ledger.provenance import Actor
 from ledger.selectors import (
     AsOfError,
     get_character_state,
@@ -30,6 +39,8 @@ from ledger.serializers import (
     CharacterAxisStateSerializer,
     CharacterEventsQuerySerializer,
     CharacterEventsSerializer,
+    EventDetailQuerySerializer,
+    EventDetailSerializer,
     EventSerializer,
     ReverseEventSerializer,
 )
@@ -66,6 +77,10 @@ WRITE_ERRORS = {
     **AUTH_ERRORS,
     404: error_response("Unknown character or world."),
     409: error_response("The idempotency_key was already used for a different request."),
+    429: error_response(
+        "Too many writes by this API key or user (PIPEWORKS_API_WRITE_RATE); nothing was "
+        "written, retry after `Retry-After` seconds."
+    ),
     503: error_response("The database failed midway; nothing was written, a retry is safe."),
 }
 
@@ -108,7 +123,7 @@ def get_character_or_404(request: Request, character_id: str) -> Character:
             status_code=status.HTTP_404_NOT_FOUND,
             code="unknown_character",
         )
-    require_world(request.user, world_id=character.world_id)
+    require_world(request, world_id=character.world_id)
     return character
 
 
@@ -122,14 +137,23 @@ def get_event_or_404(request: Request, event_id: str) -> Event:
             status_code=status.HTTP_404_NOT_FOUND,
             code="unknown_event",
         )
-    require_world(request.user, world_id=event.world_id)
+    require_world(request, world_id=event.world_id)
     return event
 
 
 def provenance(request: Request) -> dict:
-    """Return the provenance keyword arguments of a ledger write made by this request."""
+    """Return the provenance keyword arguments of a ledger write made by this request.
+
+    With an API key the actor is the key, named with its owner.
+    """
+    key = api_key_of(request)
+    actor = (
+        Actor(name=key.actor_name, user_id=request.user.pk, key=key.prefix)
+        if key is not None
+        else Actor.of_user(request.user)
+    )
     return {
-        "actor": request.user,
+        "actor": actor,
         "source": Source.API,
         "request_id": getattr(request, "request_id", None),
     }
@@ -270,7 +294,7 @@ class EventsView(StaffAPIView):
     def post(self, request: Request) -> Response:
         body = ApplyEventSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        require_world(request.user, world_id=body.validated_data["world_id"])
+        require_world(request, world_id=body.validated_data["world_id"])
         try:
             event = apply_event(**body.service_kwargs(), **provenance(request))
         except LedgerError as exc:
@@ -303,7 +327,7 @@ class EventsBatchView(StaffAPIView):
     def post(self, request: Request) -> Response:
         body = ApplyEventsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        require_world(request.user, world_id=body.validated_data["world_id"])
+        require_world(request, world_id=body.validated_data["world_id"])
         try:
             events = apply_events(**body.service_kwargs(), **provenance(request))
         except LedgerError as exc:
@@ -326,14 +350,34 @@ class EventDetailView(StaffAPIView):
     @extend_schema(
         operation_id="event_detail",
         tags=["events"],
-        summary="One event with all its deltas and its provenance",
-        parameters=[EVENT_ID_PARAMETER],
-        responses={200: EventSerializer, **AUTH_ERRORS, 404: error_response("Unknown event.")},
+        summary="One event with its deltas and its provenance",
+        description=(
+            "The event and its deltas a page at a time (a system event such as an axis "
+            "backfill touches every character of a world): follow `next_deltas_offset`. "
+            "Deltas are in (character, axis) order across pages, by axis name within one."
+        ),
+        parameters=[EVENT_ID_PARAMETER, EventDetailQuerySerializer],
+        responses={
+            200: EventDetailSerializer,
+            400: error_response("A bad `deltas_limit` or `deltas_offset`."),
+            **AUTH_ERRORS,
+            404: error_response("Unknown event."),
+        },
     )
     def get(self, request: Request, event_id: str) -> Response:
         event = get_event_or_404(request, event_id)
-        loaded = load_recorded_events([event.pk])[event.pk]
-        return Response(EventSerializer(serialize_event(loaded)).data)
+        query = _query(EventDetailQuerySerializer, request)
+        start, limit = query["deltas_offset"], query["deltas_limit"]
+        # One more than the page tells whether another page follows.
+        loaded = load_recorded_events([event.pk], deltas=slice(start, start + limit + 1))[event.pk]
+        page = loaded.recorded.deltas
+        more = len(page) > limit
+        if more:
+            extra = max(page, key=lambda delta: (delta.character_id, delta.axis_id))
+            kept = tuple(delta for delta in page if delta is not extra)
+            loaded.recorded = replace(loaded.recorded, deltas=kept)
+        body = {**serialize_event(loaded), "next_deltas_offset": start + limit if more else None}
+        return Response(EventDetailSerializer(body).data)
 
 
 class ReverseEventView(StaffAPIView):
@@ -368,6 +412,7 @@ class ReverseEventView(StaffAPIView):
                 "The event was already reversed (already_reversed, naming the reversal), "
                 "or the idempotency_key was used for another request."
             ),
+            429: WRITE_ERRORS[429],
             503: error_response("The database failed midway; nothing was written."),
         },
     )

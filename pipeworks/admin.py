@@ -39,6 +39,23 @@ class InspectorAdminSite(admin.AdminSite):
 
         return update_wrapper(inner, checked)
 
+    def login(self, request, extra_context=None):
+        """Django's login view; a login form that refused an attempt unchecked sets the status.
+
+        The ``login_form`` (``access.forms.ThrottledAdminAuthenticationForm``, set by
+        ``access.admin``) marks an attempt it refused without checking the password (a
+        lockout) with ``refusal_status`` and ``retry_after``: the login page is then
+        answered with that status (429) and a ``Retry-After`` header instead of 200.
+        """
+        response = super().login(request, extra_context)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        status = getattr(form, "refusal_status", None)
+        if status:
+            response.status_code = status
+            if getattr(form, "retry_after", None):
+                response["Retry-After"] = str(form.retry_after)
+        return response
+
 
 def policy_files_hint() -> str:
     """Return where registry data is edited, for the read-only registry pages."""

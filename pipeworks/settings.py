@@ -66,7 +66,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # Hashed server-to-server keys; access.ApiKey extends its abstract model (its own
+    # APIKey table stays empty, its admin is replaced by access's).
+    "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "worlds.apps.WorldsConfig",
@@ -168,8 +170,33 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "pipeworks_cache",
+            # Django's default of 300 entries would let a flood of distinct keys evict the
+            # login failure counters, and with them the lockouts.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
+
+# Admin login throttling (access/throttle.py; docs/security.md, "Login throttling and
+# lockouts"): after this many failed logins of one username, or from one client address
+# (REMOTE_ADDR, never X-Forwarded-For), in a fixed window of this many seconds, further
+# attempts are refused before the password is hashed, until the window ends or an operator
+# lifts the lockout. API writes (POST/PUT/PATCH/DELETE) are throttled per API key or user
+# at PIPEWORKS_API_WRITE_RATE (DRF's "<n>/<s|min|hour|day>"; empty: not throttled).
+PIPEWORKS_LOGIN_FAILURES_PER_USERNAME = int(
+    os.environ.get("PIPEWORKS_LOGIN_FAILURES_PER_USERNAME", "10")
+)
+PIPEWORKS_LOGIN_FAILURES_PER_ADDRESS = int(
+    os.environ.get("PIPEWORKS_LOGIN_FAILURES_PER_ADDRESS", "50")
+)
+PIPEWORKS_LOGIN_WINDOW_SECONDS = int(os.environ.get("PIPEWORKS_LOGIN_WINDOW_SECONDS", "900"))
+_login_limits = (
+    PIPEWORKS_LOGIN_FAILURES_PER_USERNAME,
+    PIPEWORKS_LOGIN_FAILURES_PER_ADDRESS,
+    PIPEWORKS_LOGIN_WINDOW_SECONDS,
+)
+if min(_login_limits) < 1:
+    raise ImproperlyConfigured("PIPEWORKS_LOGIN_* settings must be positive integers")
+PIPEWORKS_API_WRITE_RATE = os.environ.get("PIPEWORKS_API_WRITE_RATE", "6000/min").strip()
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -218,18 +245,21 @@ PIPEWORKS_REQUEST_BODY_LIMITS = {
     "admin:login": 16 * 1024,
 }
 
-# The REST API lives under /admin/ and is for staff with the role's permissions. Token
-# authentication comes first so that an anonymous request is answered 401 with a
-# WWW-Authenticate header.
+# The REST API lives under /admin/ and is for staff with the role's permissions, or for
+# API keys. Key authentication comes first so that an anonymous request is answered 401
+# with a WWW-Authenticate header.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "access.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Staff with the ledger's view permission; views that write name their own class.
     "DEFAULT_PERMISSION_CLASSES": ["access.permissions.CanReadLedger"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "pipeworks.api.exception_handler",
+    # Unsafe methods only, counted per API key (else per user) in the shared cache.
+    "DEFAULT_THROTTLE_CLASSES": ["access.throttles.ApiWriteThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api-writes": PIPEWORKS_API_WRITE_RATE or None},
 }
 
 SPECTACULAR_SETTINGS = {
@@ -283,6 +313,11 @@ LOGGING = {
 
 # How far in the future of the server's clock a client's occurred_at (game time) may be.
 PIPEWORKS_OCCURRED_AT_MAX_SKEW = int(os.environ.get("PIPEWORKS_OCCURRED_AT_MAX_SKEW", "300"))
+
+# How many event types clients may create per world (the reserved types do not count).
+PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD = int(
+    os.environ.get("PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD", "1000")
+)
 
 # Where world policy files live: <dir>/<world_id>/policies/{axes,thresholds}.yaml.
 PIPEWORKS_WORLDS_DIR = Path(os.environ.get("PIPEWORKS_WORLDS_DIR") or BASE_DIR / "data" / "worlds")

@@ -17,13 +17,14 @@ FIXTURE_WORLDS = Path(__file__).parent / "fixtures" / "worlds"
 
 
 def pytest_collection_modifyitems(config, items):
-    """Deselect PostgreSQL-only tests on other databases (they run in the PostgreSQL pass)."""
-    if django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        return
-    deselected = [item for item in items if item.get_closest_marker("postgres")]
+    """Deselect the tests of the other engine: PostgreSQL-only tests run in the PostgreSQL
+    pass, SQLite-only tests in the SQLite pass (``make test`` runs both)."""
+    on_postgres = django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    other = "sqlite" if on_postgres else "postgres"
+    deselected = [item for item in items if item.get_closest_marker(other)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+        items[:] = [item for item in items if not item.get_closest_marker(other)]
 
 
 @pytest.fixture(scope="session", autouse=True)

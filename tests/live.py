@@ -75,7 +75,9 @@ def prepare(env: dict, *, characters: int) -> str:
         "user = get_user_model().objects.create_user('load', is_staff=True); "
         "user.groups.add(Group.objects.get(name='Game masters'))",
     )
-    return manage(env, "drf_create_token", "load").split()[2]
+    return manage(
+        env, "create_api_key", "--owner", "load", "--name", "load test", "--apply"
+    ).strip()
 
 
 def free_port() -> int:
@@ -154,7 +156,7 @@ def post(url: str, token: str, path: str, body: dict) -> tuple[int, dict | None]
     request = urllib.request.Request(
         url + path,
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Token {token}"},
+        headers={"Content-Type": "application/json", "Authorization": f"Api-Key {token}"},
         method="POST",
     )
     try:

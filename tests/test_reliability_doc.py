@@ -21,7 +21,7 @@ import worlds.policies
 
 DOC = Path(settings.BASE_DIR) / "docs" / "reliability.md"
 TEST_REFERENCE = re.compile(r"`(tests/[\w/]+\.py)::(\w+)(\[[^`]*\])?`")
-PROJECT_APPS = ("worlds", "axes", "ledger")
+PROJECT_APPS = ("worlds", "axes", "ledger", "access")
 
 
 @pytest.fixture(scope="module")

@@ -30,13 +30,13 @@ from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 
-from access.models import WorldMembership
+from access.models import LoginLockout, WorldMembership
 from ledger.services import apply_event
 from pipeworks.commands import NOT_PRODUCTION_FLAG
 from pipeworks.settings import DEV_SECRET_KEY
-from tests.api.conftest import GAME_MASTER, PASSWORD, READ, make_user
+from tests.api.conftest import GAME_MASTER, PASSWORD, READ, api_key_for, make_user
 from tests.conftest import table_state
 from tests.factories import CharacterFactory, UserFactory
 from worlds.models import Character
@@ -74,7 +74,10 @@ def targets(synced):
     group = Group.objects.create(name="inspectors")
     WorldMembership.objects.create(group=group, world_id="beta")
     holder = UserFactory(username="token-holder")
-    Token.objects.create(user=holder)
+    api_key_for(holder)
+    LoginLockout.objects.create(
+        kind="username", value="holder", failures=10, locked_until=timezone.now()
+    )
     LogEntry.objects.create(
         user=holder, object_repr="inspectors", action_flag=ADDITION, change_message="[]"
     )
@@ -382,3 +385,113 @@ def test_the_anonymous_login_form_refuses_a_body_over_16_kib(db):
 
     assert response.status_code == 400
     assert "_auth_user_id" not in client.session
+
+
+def test_login_brute_force_is_locked_out_before_the_password_is_checked(db, monkeypatch):
+    """Finding: /admin/login/ had no throttling: 60 wrong passwords, then the right one,
+    logged in; each guess cost PBKDF2 CPU that the API's requests waited for. Now 10
+    failures lock the username: the right password gets 429, and hashes nothing."""
+    import types
+
+    import django_ratelimit.core
+    from django.contrib.auth.hashers import MD5PasswordHasher
+    from django.core.cache import caches
+
+    caches["default"].clear()
+    # A stopped clock: the failures cannot straddle the end of a counting window.
+    stopped = types.SimpleNamespace(time=lambda: 1_800_000_000.0)
+    monkeypatch.setattr(django_ratelimit.core, "time", stopped)
+    hashed = []
+    verify = MD5PasswordHasher.verify
+    monkeypatch.setattr(
+        MD5PasswordHasher, "verify", lambda self, *args: hashed.append(1) or verify(self, *args)
+    )
+    client = Client()
+    user = make_user(is_staff=True)
+    try:
+        for _ in range(10):
+            client.post(LOGIN_URL, {"username": user.username, "password": "wrong-guess"})
+        checked = len(hashed)
+
+        response = client.post(LOGIN_URL, {"username": user.username, "password": PASSWORD})
+
+        assert checked == 10
+        assert response.status_code == 429 and int(response["Retry-After"]) > 0
+        assert "Too many failed logins for this account" in response.content.decode()
+        assert "_auth_user_id" not in client.session
+        assert len(hashed) == checked
+    finally:
+        caches["default"].clear()
+
+
+# Bounded cost per request (docs/security.md) ---------------------------------------------
+
+
+def test_a_wide_event_page_is_paginated(admin_client, synced, monkeypatch):
+    """Finding: the admin page of one event touching 60,000 characters ran into the 30 s
+    worker timeout (every delta a row); a client could write such an event (a 15 MB batch
+    took 28 s and 1.17 GB). Now a client's event takes at most 1,000 deltas and a batch
+    20,000, and an event's page shows one page of deltas in the queries of a small one."""
+    from ledger import admin as ledger_admin
+    from ledger.exceptions import LedgerError
+    from ledger.services import apply_event
+    from tests.admin.test_admin_bounds import delta_forms, wide_event
+
+    monkeypatch.setattr(ledger_admin.DeltaPageFormSet, "per_page", 50)
+    event = wide_event(700)  # a system event: 2,100 deltas
+    response = admin_client.get(f"/admin/ledger/event/{event.pk}/change/", {"deltas_page": 2})
+    assert len(delta_forms(response).forms) == 50
+    assert "Deltas 51–100 of 2100" in response.content.decode()
+    before = table_state()
+    with pytest.raises(LedgerError, match="at most 1000 deltas"):
+        apply_event(world_id="alpha", event_type="raid", deltas=event_deltas(event))
+    assert table_state() == before
+
+
+def event_deltas(event) -> dict[int, dict[str, float]]:
+    deltas: dict[int, dict[str, float]] = {}
+    for character_id, axis in event.deltas.values_list("character_id", "axis__name"):
+        deltas.setdefault(character_id, {})[axis] = 0.01
+    return deltas
+
+
+def test_admin_actions_over_many_characters_are_bounded(admin_client, synced):
+    """Finding: "verify ledger" on all characters (the changelist action) ran into the
+    worker timeout. Now an action runs on at most 100 characters; past that, nothing is
+    run and the message names the streaming command."""
+    from ledger.generator import generate_ledger
+    from tests.admin.test_admin_bounds import run_action
+    from worlds.admin.characters import MAX_ACTION_CHARACTERS
+
+    generate_ledger(world_id="alpha", characters=MAX_ACTION_CHARACTERS + 1, events=200)
+    ids = list(Character.objects.values_list("pk", flat=True))
+    before = table_state()
+
+    response = run_action(admin_client, "verify_ledgers", ids[:1], across=True)
+
+    messages = [str(m) for m in response.context["messages"]]
+    assert len(messages) == 1 and "manage.py verify_ledger <world_id>" in messages[0]
+    assert table_state() == before
+
+
+def test_event_types_per_world_are_capped(admin_client, synced, settings):
+    """Finding: event types were unbounded and permanent, and the event list's type
+    filter listed every one (4.4 MB page after 20,000 types). Now a world holds at most
+    PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD client types, and the filter lists only the
+    selected one."""
+    from ledger.exceptions import LedgerError
+    from ledger.models import EventType
+    from ledger.services import apply_event
+    from worlds.models import World
+
+    settings.PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD = 50
+    alpha = World.objects.get(pk="alpha")
+    EventType.objects.bulk_create(EventType(world=alpha, name=f"type_{i}") for i in range(50))
+    hero = CharacterFactory()
+    before = table_state()
+    with pytest.raises(LedgerError) as refused:
+        apply_event(world_id="alpha", event_type="one_more", deltas={hero.pk: {"wealth": 0.1}})
+    assert refused.value.code == "too_many_event_types"
+    assert table_state() == before
+    page = admin_client.get("/admin/ledger/event/").content.decode()
+    assert "type_1" not in page

@@ -7,8 +7,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from access.permissions import CanReadLedger, require_world
-from access.selectors import allowed_world_ids
+from access.permissions import CanReadLedger, request_world_ids, require_world
 from pipeworks.api import AUTH_ERRORS, ApiError, StaffAPIView, error_response
 from worlds.selectors import get_world_status, list_world_statuses
 from worlds.serializers import PolicyReportSerializer, WorldListSerializer
@@ -48,7 +47,7 @@ class WorldListView(StaffAPIView):
         responses={200: WorldListSerializer, **AUTH_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        allowed = allowed_world_ids(request.user)
+        allowed = request_world_ids(request)
         worlds = [
             world for world in list_world_statuses() if allowed is None or world.world_id in allowed
         ]
@@ -79,7 +78,7 @@ class WorldPolicyView(StaffAPIView):
         },
     )
     def get(self, request: Request, world_id: str) -> Response:
-        require_world(request.user, world_id=world_id)
+        require_world(request, world_id=world_id)
         world = get_world_status(world_id)
         if world is None:
             raise ApiError(

@@ -24,11 +24,16 @@ from ledger.provenance import SYSTEM, Actor, Provenance, provenance_of
 from ledger.records import RecordedDelta, RecordedEvent
 from ledger.services import idempotency, locking, state
 from ledger.services.validation import (
+    APPLY_EVENT_TOO_MANY_EVENT_TYPES,
     APPLY_EVENT_UNKNOWN_WORLD,
     APPLY_EVENT_WORLD_NOT_SYNCED,
     APPLY_EVENTS_EMPTY,
+    SYSTEM_EVENT_TYPES,
     EventRequest,
+    max_event_types_per_world,
     refuse_system_event_type,
+    refuse_too_many_batch_deltas,
+    refuse_too_many_events,
     validate_batch_item,
     validate_request,
 )
@@ -54,6 +59,7 @@ EVENT_COLUMNS = (
     "occurred_at",
     "actor_user_id",
     "actor_name",
+    "actor_key",
     "source",
     "request_id",
     "policy_hash",
@@ -156,12 +162,17 @@ def apply_events(
     """
     if not isinstance(events, Sequence) or isinstance(events, str) or not events:
         raise LedgerError(APPLY_EVENTS_EMPTY, code="invalid", location=ErrorLocation(part="events"))
+    refuse_too_many_events(events)
     requests = []
+    total_deltas = 0
     for index, item in enumerate(events):
         try:
-            requests.append(validate_request(world_id=world_id, **validate_batch_item(item)))
+            request = validate_request(world_id=world_id, **validate_batch_item(item))
         except LedgerError as exc:
             raise exc.in_batch(index) from None
+        total_deltas += sum(len(axes) for axes in request.deltas.values())
+        refuse_too_many_batch_deltas(total_deltas)
+        requests.append(request)
     provenance = provenance_of(actor=actor, source=source, request_id=request_id)
     return record_or_refuse(requests, provenance, batched=True)
 
@@ -187,6 +198,7 @@ def record_system_event(
         deltas=deltas,
         metadata=metadata,
         idempotency_key=None,
+        max_deltas=None,  # an axis backfill touches every character of the world
     )
     provenance = provenance_of(actor=SYSTEM, source=None, request_id=None)
     return _record([request], provenance, genesis=genesis)[0]
@@ -266,7 +278,9 @@ def _record(
     _refuse_reversed_twice(fresh)
 
     now = timezone.now()
-    types = _event_types(world, {request.event_type for request in fresh})
+    types = _event_types(
+        world, fresh, located=lambda error, request: located(error, requests.index(request))
+    )
     rows = [
         _event_row(request, types[request.event_type][0], world.policy_hash, provenance, now)
         for request in fresh
@@ -325,9 +339,35 @@ def _record(
     return idempotency.line_up(outcomes, created)
 
 
-def _event_types(world: World, names: set[str]) -> dict[str, tuple[int, str]]:
-    """Return ``{name: (id, description)}`` of the world's event types, creating missing ones."""
+def _event_types(world: World, requests: list[EventRequest], located) -> dict[str, tuple[int, str]]:
+    """Return ``{name: (id, description)}`` of the requests' event types, creating missing ones.
+
+    A world holds at most ``PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD`` types made by clients
+    (the reserved ones do not count): the count is read only when a new type is about to
+    be made. ``located(error, request)`` places a refusal on the request that named the
+    first type past the limit.
+    """
+    names = {request.event_type for request in requests}
     found = statements.find_event_types(world.world_id, sorted(names))
+    new = [  # client types to create, in order of first use
+        name
+        for name in dict.fromkeys(request.event_type for request in requests)
+        if name not in found and name not in SYSTEM_EVENT_TYPES
+    ]
+    if new:
+        limit = max_event_types_per_world()
+        count = EventType.objects.filter(world=world).exclude(name__in=SYSTEM_EVENT_TYPES).count()
+        if count + len(new) > limit:
+            refused = new[max(limit - count, 0)]
+            request = next(request for request in requests if request.event_type == refused)
+            error = LedgerError(
+                APPLY_EVENT_TOO_MANY_EVENT_TYPES.format(
+                    value=refused, world_id=world.world_id, count=count, limit=limit
+                ),
+                code="too_many_event_types",
+                location=ErrorLocation(part="event_type"),
+            )
+            raise located(error, request)
     for name in sorted(names - found.keys()):
         event_type = EventType.objects.get_or_create(world=world, name=name)[0]
         found[name] = (event_type.pk, event_type.description)
@@ -345,6 +385,7 @@ def _event_row(request: EventRequest, type_id, policy_hash, provenance: Provenan
         request.occurred_at or now,
         provenance.actor.user_id,
         provenance.actor.name,
+        provenance.actor.key,
         provenance.source,
         provenance.request_id,
         policy_hash,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 
+from django.conf import settings
 from django.utils import timezone
 
 from ledger.exceptions import ErrorLocation, LedgerError
@@ -33,6 +34,16 @@ MAX_METADATA_ENTRIES = 50
 MAX_METADATA_KEY_LENGTH = 100
 MAX_METADATA_VALUE_LENGTH = 1000
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
+# Bounded cost per request (docs/security.md). A trade touches 2 characters, a raid some
+# 50 characters on a few axes (~250 deltas); 1,000 leaves four times that and keeps one
+# event's write, its admin page and its reversal well under a second. A world tick of
+# 5,000 one-character events of up to 4 axes is 20,000 deltas; a bigger change is
+# several requests. System events (character creation, the axis backfill of
+# ``sync_policies``) are exempt: the product bounds them by the world's size.
+MAX_DELTAS_PER_EVENT = 1_000
+MAX_BATCH_EVENTS = 5_000
+MAX_BATCH_DELTAS = 20_000
+DEFAULT_MAX_EVENT_TYPES_PER_WORLD = 1_000
 BATCH_ITEM_KEYS = frozenset({"event_type", "deltas", "metadata", "idempotency_key", "occurred_at"})
 
 APPLY_EVENT_UNKNOWN_WORLD = "unknown world {world_id!r}"
@@ -65,7 +76,22 @@ APPLY_EVENT_BAD_METADATA_VALUE = (
 APPLY_EVENT_BAD_IDEMPOTENCY_KEY = (
     f"idempotency_key must be a non-empty string of at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
 )
+APPLY_EVENT_TOO_MANY_DELTAS = (
+    f"an event takes at most {MAX_DELTAS_PER_EVENT} deltas (character and axis pairs); "
+    "split a bigger change into several events"
+)
+APPLY_EVENT_TOO_MANY_EVENT_TYPES = (
+    "event_type {value!r} would be a new event type of world {world_id!r}, which has "
+    "{count} of the {limit} allowed (PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD); reuse an "
+    "existing type"
+)
 APPLY_EVENTS_EMPTY = "events must be a non-empty list of events"
+APPLY_EVENTS_TOO_MANY = (
+    f"a batch takes at most {MAX_BATCH_EVENTS} events (got {{count}}); send several batches"
+)
+APPLY_EVENTS_TOO_MANY_DELTAS = (
+    f"a batch takes at most {MAX_BATCH_DELTAS} deltas in all; send several batches"
+)
 APPLY_EVENTS_NOT_MAPPING = "an event must be an object"
 APPLY_EVENTS_UNKNOWN_KEYS = "unknown key(s) {keys}"
 
@@ -128,10 +154,49 @@ def validate_batch_item(item) -> dict:
     return {key: item.get(key) for key in BATCH_ITEM_KEYS}
 
 
+def max_event_types_per_world() -> int:
+    """Return how many event types clients may create per world (reserved ones aside)."""
+    return getattr(
+        settings, "PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD", DEFAULT_MAX_EVENT_TYPES_PER_WORLD
+    )
+
+
+def refuse_too_many_events(events) -> None:
+    """Refuse a batch of more than ``MAX_BATCH_EVENTS`` events, before reading any."""
+    if len(events) > MAX_BATCH_EVENTS:
+        raise LedgerError(
+            APPLY_EVENTS_TOO_MANY.format(count=len(events)),
+            code="batch_too_large",
+            location=ErrorLocation(part="events"),
+        )
+
+
+def refuse_too_many_batch_deltas(total: int) -> None:
+    """Refuse a batch whose events hold more than ``MAX_BATCH_DELTAS`` deltas so far."""
+    if total > MAX_BATCH_DELTAS:
+        raise LedgerError(
+            APPLY_EVENTS_TOO_MANY_DELTAS,
+            code="batch_too_large",
+            location=ErrorLocation(part="events"),
+        )
+
+
 def validate_request(
-    *, world_id, event_type, deltas, metadata, idempotency_key, occurred_at=None, reverses=None
+    *,
+    world_id,
+    event_type,
+    deltas,
+    metadata,
+    idempotency_key,
+    occurred_at=None,
+    reverses=None,
+    max_deltas: int | None = MAX_DELTAS_PER_EVENT,
 ) -> EventRequest:
-    """Check everything that needs no database, and normalise the request."""
+    """Check everything that needs no database, and normalise the request.
+
+    ``max_deltas`` bounds the (character, axis) pairs of a client's request; None (the
+    product's own events only) lifts the bound.
+    """
     if not isinstance(world_id, str) or not world_id:
         raise LedgerError(
             APPLY_EVENT_UNKNOWN_WORLD.format(world_id=world_id),
@@ -147,7 +212,7 @@ def validate_request(
     return EventRequest(
         world_id=world_id,
         event_type=event_type,
-        deltas=_validate_deltas(deltas),
+        deltas=_validate_deltas(deltas, max_deltas=max_deltas),
         metadata=_validate_metadata(metadata),
         idempotency_key=_validate_idempotency_key(idempotency_key),
         occurred_at=check_occurred_at(occurred_at, now=timezone.now()),
@@ -155,7 +220,7 @@ def validate_request(
     )
 
 
-def _validate_deltas(deltas) -> dict[int, dict[str, float]]:
+def _validate_deltas(deltas, *, max_deltas: int | None) -> dict[int, dict[str, float]]:
     if not isinstance(deltas, Mapping):
         raise LedgerError(
             APPLY_EVENT_DELTAS_NOT_MAPPING.format(kind=type(deltas).__name__),
@@ -163,6 +228,7 @@ def _validate_deltas(deltas) -> dict[int, dict[str, float]]:
             location=ErrorLocation(part="deltas"),
         )
     clean_deltas: dict[int, dict[str, float]] = {}
+    pairs = 0
     for character_id, axes in deltas.items():
         if isinstance(character_id, bool) or not isinstance(character_id, int) or character_id < 1:
             raise LedgerError(
@@ -176,6 +242,14 @@ def _validate_deltas(deltas) -> dict[int, dict[str, float]]:
                 APPLY_EVENT_AXES_NOT_MAPPING.format(character_id=character_id),
                 code="invalid",
                 location=character,
+            )
+        pairs += len(axes)
+        if max_deltas is not None and pairs > max_deltas:
+            # Before reading the pairs: the work done on a refused request stays bounded.
+            raise LedgerError(
+                APPLY_EVENT_TOO_MANY_DELTAS,
+                code="too_many_deltas",
+                location=ErrorLocation(part="deltas"),
             )
         clean_axes = {}
         for axis_name, delta in axes.items():

@@ -28,11 +28,11 @@ class LedgerView(StaffAPIView):
     """A stand-in for a ledger view: GET reads, POST writes, in the world of the path."""
 
     def get(self, request, world_id):
-        require_world(request.user, world_id=world_id)
+        require_world(request, world_id=world_id)
         return Response({"read": world_id})
 
     def post(self, request, world_id):
-        require_world(request.user, world_id=world_id)
+        require_world(request, world_id=world_id)
         return Response({"wrote": world_id}, status=201)
 
 
@@ -56,7 +56,7 @@ def test_an_anonymous_request_is_answered_401(permission, method):
     response = call(permission, method)
 
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == "Api-Key"
     assert response.data["code"] == "not_authenticated"
 
 

@@ -1,9 +1,12 @@
 """Clients for the staff API: anonymous, non-staff, staff by session and by token."""
 
+from datetime import timedelta
+
 import pytest
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from access.services import create_api_key
 from tests.factories import CharacterFactory, UserFactory
 from worlds.services import sync_world_policies
 
@@ -28,6 +31,18 @@ def policy_url(world_id) -> str:
 
 READ = ("ledger.view_event",)
 GAME_MASTER = (*READ, "ledger.apply_event", "ledger.reverse_event")
+
+
+def api_key_for(user, *, may_apply=True, may_reverse=True, worlds=()) -> str:
+    """Return a new API key of ``user`` (valid for a day)."""
+    return create_api_key(
+        owner=user,
+        name="test",
+        may_apply=may_apply,
+        may_reverse=may_reverse,
+        worlds=worlds,
+        expires_at=timezone.now() + timedelta(days=1),
+    )[1]
 
 
 def make_user(*, is_staff: bool, permissions=()):
@@ -82,10 +97,10 @@ def staff_client(staff_user) -> APIClient:
 
 @pytest.fixture
 def token_client(staff_user) -> APIClient:
-    """A staff user authenticated by ``Authorization: Token ...`` only."""
+    """A staff user authenticated by ``Authorization: Api-Key ...`` only (a key that may
+    apply and reverse)."""
     client = APIClient(enforce_csrf_checks=True)
-    token = Token.objects.create(user=staff_user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_for(staff_user)}")
     return client
 
 

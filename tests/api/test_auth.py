@@ -3,13 +3,14 @@
 import json
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from access.authentication import API_KEY_INVALID, API_KEY_MALFORMED, API_KEY_OWNER_INACTIVE
 from tests.api.conftest import (
     PASSWORD,
     WORLD_EVENTS_URL,
     WORLDS_URL,
+    api_key_for,
     events_url,
     make_user,
     policy_url,
@@ -93,7 +94,7 @@ def test_anonymous_requests_are_401_and_ask_for_a_token(anonymous_client, hero, 
     response = call(anonymous_client, name, hero)
 
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == "Api-Key"
     assert table_state() == before
 
 
@@ -139,10 +140,9 @@ def test_staff_with_a_token_may_use_every_endpoint(token_client, hero, name):
 
 
 @pytest.mark.parametrize("name", ENDPOINTS)
-def test_a_non_staff_token_is_403(hero, name):
+def test_a_key_of_a_user_without_permissions_is_403(hero, name):
     client = APIClient()
-    token = Token.objects.create(user=make_user(is_staff=False))
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_for(make_user(is_staff=False))}")
 
     assert call(client, name, hero).status_code == 403
 
@@ -150,9 +150,11 @@ def test_a_non_staff_token_is_403(hero, name):
 @pytest.mark.parametrize(
     ("header", "detail"),
     [
-        ("Token not-a-real-token", "Invalid token."),
-        ("Token", "Invalid token header. No credentials provided."),
-        ("Token a b", "Invalid token header. Token string should not contain spaces."),
+        ("Api-Key not-a-real-key", API_KEY_INVALID),
+        ("Api-Key abcdefgh.wrong-secret", API_KEY_INVALID),
+        ("Token 0123456789abcdef0123456789abcdef01234567", API_KEY_INVALID),
+        ("Api-Key", API_KEY_MALFORMED),
+        ("Api-Key a b", API_KEY_MALFORMED),
     ],
 )
 def test_a_bad_token_is_401(hero, header, detail):
@@ -172,7 +174,7 @@ def test_the_token_of_a_deactivated_user_is_401(token_client, staff_user, hero):
     response = token_client.get(state_url(hero.pk))
 
     assert response.status_code == 401
-    assert response.json() == refusal("User inactive or deleted.", "authentication_failed")
+    assert response.json() == refusal(API_KEY_OWNER_INACTIVE, "authentication_failed")
 
 
 @pytest.mark.parametrize("name", ["apply-character-event", "apply-event"])

@@ -46,7 +46,7 @@ def test_axis_events_lists_events_newest_first_with_deltas_and_metadata(staff_cl
         "timestamp": loot.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "recorded_at": loot.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "occurred_at": loot.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "actor": {"name": "quartermaster", "user_id": None},
+        "actor": {"name": "quartermaster", "user_id": None, "key": None},
         "source": "command",
         "request_id": None,
         "policy_hash": hero.world.policy_hash,

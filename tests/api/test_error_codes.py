@@ -141,7 +141,7 @@ def test_a_batch_of_more_than_5000_events_is_400_and_writes_nothing(staff_client
     )
 
     assert response.status_code == 400
-    assert (response.json()["code"], response.json()["field"]) == ("max_length", "events")
+    assert (response.json()["code"], response.json()["field"]) == ("batch_too_large", "events")
     assert table_state() == before
 
 

@@ -30,7 +30,6 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 from schemathesis.openapi.checks import RejectedPositiveData
@@ -44,7 +43,7 @@ from schemathesis.specs.openapi.checks import (
 from axes.models import Axis
 from ledger.models import Event, EventEntityAxisDelta
 from ledger.services import apply_event
-from tests.api.conftest import GAME_MASTER, make_user
+from tests.api.conftest import GAME_MASTER, api_key_for, make_user
 from tests.factories import CharacterFactory
 from worlds.models import Character
 
@@ -111,6 +110,17 @@ EXPECTED_REFUSALS = {
         400,
         "an occurred_at later than the server's clock allows: the schema cannot know the "
         "time of the request (steering keeps the generated time)",
+        steered=True,
+    ),
+    "batch_too_large": Refusal(
+        400,
+        "a batch of more than 20,000 deltas in all: the schema bounds the events (5,000) "
+        "and each event's deltas (1,000), but JSON Schema cannot sum across items",
+    ),
+    "too_many_event_types": Refusal(
+        400,
+        "a new event type in a world that holds PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD "
+        "already: how many types a world has is data (the requests before made them)",
         steered=True,
     ),
     "request_too_large": Refusal(
@@ -195,8 +205,8 @@ def staff_token_headers(synced) -> dict:
         deltas={hero.pk: {"wealth": 0.1}, sidekick.pk: {"luck": -0.2}},
         metadata={"source": "fuzz"},
     )
-    token = Token.objects.create(user=make_user(is_staff=True, permissions=GAME_MASTER))
-    return {"Authorization": f"Token {token.key}"}
+    key = api_key_for(make_user(is_staff=True, permissions=GAME_MASTER))
+    return {"Authorization": f"Api-Key {key}"}
 
 
 @pytest.fixture

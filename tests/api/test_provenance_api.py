@@ -4,6 +4,7 @@ from datetime import datetime
 
 import pytest
 
+from access.models import ApiKey
 from ledger.models import Event
 from ledger.provenance import Actor
 from ledger.services import apply_event, reverse_event
@@ -32,17 +33,23 @@ def test_an_api_write_records_the_user_the_source_and_the_request_id(
     assert response.status_code == 201
     assert response["X-Request-ID"] == "trace-42"
     body = response.json()
-    assert body["actor"] == {"name": staff_user.username, "user_id": staff_user.pk}
+    key = ApiKey.objects.filter(owner=staff_user).first()
+    if channel == "token_client":  # the actor is the key, named with its owner
+        name, prefix = f"{staff_user.username} (key {key.prefix})", key.prefix
+    else:
+        name, prefix = staff_user.username, None
+    assert body["actor"] == {"name": name, "user_id": staff_user.pk, "key": prefix}
     assert (body["source"], body["request_id"]) == ("api", "trace-42")
     assert body["occurred_at"] == body["recorded_at"] == body["timestamp"]
     assert body["policy_hash"] == hero.world.policy_hash
     stored = Event.objects.get(pk=body["event_id"])
     assert (stored.actor_name, stored.actor_user_id, stored.source, stored.request_id) == (
-        staff_user.username,
+        name,
         staff_user.pk,
         "api",
         "trace-42",
     )
+    assert stored.actor_key == prefix
 
 
 def test_every_response_carries_a_request_id_even_without_one_sent(token_client, hero):
@@ -138,7 +145,9 @@ def test_axis_events_carry_provenance_and_filter_by_it(token_client, staff_user,
         return [event["event_id"] for event in response.json()["events"]]
 
     created = ids()[-1]
-    assert ids(actor=staff_user.username) == [by_api]
+    key = ApiKey.objects.get(owner=staff_user)
+    assert ids(actor=f"{staff_user.username} (key {key.prefix})") == [by_api]
+    assert ids(actor=staff_user.username) == []  # the name as recorded, exactly
     assert ids(source="api") == [by_api]
     assert ids(source="command") == [reversal.pk, by_command]
     assert ids(source="system") == [created]

@@ -32,7 +32,8 @@ def test_reversing_answers_201_with_the_reversal(token_client, staff_user, hero,
     assert body["event_type"] == "reversal"
     assert (body["reverses"], body["reversed_by"]) == (loot.pk, None)
     assert body["metadata"] == {"reason": "duplicate reward"}
-    assert body["actor"] == {"name": staff_user.username, "user_id": staff_user.pk}
+    assert body["actor"]["user_id"] == staff_user.pk
+    assert body["actor"]["name"].startswith(f"{staff_user.username} (key ")
     assert body["source"] == "api"
     assert [(d["axis_name"], d["delta"]) for d in body["deltas"]] == [("wealth", -0.2)]
     original = token_client.get(event_url(loot.pk)).json()
@@ -114,3 +115,31 @@ def test_the_event_detail_lists_every_character_of_the_event(token_client, hero,
 
     assert {d["character_id"] for d in body["deltas"]} == {hero.pk, partner.pk}
     assert token_client.get(events_url(hero.pk)).json()["events"][0]["event_id"] == trade.pk
+
+
+def test_the_event_detail_pages_through_a_wide_system_event(token_client, synced):
+    from tests.factories import CharacterFactory
+
+    characters = [CharacterFactory() for _ in range(7)]
+    wide = apply_event(
+        world_id="alpha",
+        event_type="storm",
+        deltas={c.pk: {"wealth": -0.01, "luck": 0.01} for c in characters},
+    )
+
+    pages, offset = [], 0
+    while offset is not None:
+        body = token_client.get(
+            event_url(wide.pk), {"deltas_limit": 4, "deltas_offset": offset}
+        ).json()
+        pages.append([(d["character_id"], d["axis_name"]) for d in body["deltas"]])
+        offset = body["next_deltas_offset"]
+
+    assert [len(page) for page in pages] == [4, 4, 4, 2]
+    seen = [pair for page in pages for pair in page]
+    assert sorted(seen) == sorted((c.pk, axis) for c in characters for axis in ("luck", "wealth"))
+    assert len(set(seen)) == 14
+    everything = token_client.get(event_url(wide.pk)).json()
+    assert (len(everything["deltas"]), everything["next_deltas_offset"]) == (14, None)
+    refused = token_client.get(event_url(wide.pk), {"deltas_limit": 1001})
+    assert (refused.status_code, refused.json()["field"]) == (400, "deltas_limit")

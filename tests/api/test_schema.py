@@ -14,6 +14,7 @@ from ledger.serializers import MAX_BATCH_EVENTS
 from ledger.services import apply_event
 from ledger.services.validation import (
     EVENT_TYPE_PATTERN,
+    MAX_DELTAS_PER_EVENT,
     MAX_IDEMPOTENCY_KEY_LENGTH,
     MAX_METADATA_ENTRIES,
     MAX_METADATA_KEY_LENGTH,
@@ -168,13 +169,14 @@ def test_schema_states_the_event_rules_of_the_service(schema, name):
 def test_schema_states_that_deltas_and_events_are_never_empty(schema):
     components = schema["components"]["schemas"]
     character = components["ApplyCharacterEventRequest"]["properties"]["deltas"]
-    assert character["minProperties"] == 1
+    assert (character["minProperties"], character["maxProperties"]) == (1, MAX_DELTAS_PER_EVENT)
     assert character["propertyNames"] == {"pattern": NO_NUL_PATTERN, "minLength": 1}
     assert character["additionalProperties"]["maximum"] == MAX_FLOAT
     assert character["additionalProperties"]["minimum"] == -MAX_FLOAT
     for name in ["ApplyEventRequest", "BatchEventRequest"]:
         deltas = components[name]["properties"]["deltas"]
         assert (deltas["minItems"], deltas["uniqueItems"]) == (1, True)
+        assert deltas["maxItems"] == MAX_DELTAS_PER_EVENT
     events = components["ApplyEventsRequest"]["properties"]["events"]
     assert (events["minItems"], events["maxItems"]) == (1, MAX_BATCH_EVENTS)
     delta = components["ApplyEventDeltaRequest"]["properties"]
@@ -197,8 +199,13 @@ def test_schema_bounds_the_ids_and_strings_of_the_urls(schema):
     [
         (STATE, "get", {"200", "400", "401", "403", "404"}),
         (EVENTS, "get", {"200", "400", "401", "403", "404"}),
-        (EVENTS, "post", {"200", "201", "400", "401", "403", "404", "409", "503"}),
-        ("/admin/events", "post", {"200", "201", "400", "401", "403", "404", "409", "503"}),
+        (EVENTS, "post", {"200", "201", "400", "401", "403", "404", "409", "429", "503"}),
+        ("/admin/events", "post", {"200", "201", "400", "401", "403", "404", "409", "429", "503"}),
+        (
+            "/admin/events/{event_id}/reverse",
+            "post",
+            {"200", "201", "400", "401", "403", "404", "409", "429", "503"},
+        ),
         ("/admin/worlds/", "get", {"200", "401", "403"}),
         ("/admin/worlds/{world_id}/policy", "get", {"200", "401", "403", "404"}),
     ],
@@ -217,7 +224,7 @@ def test_schema_documents_every_status_with_the_error_shape(schema, path, method
 def test_schema_requires_staff_authentication(schema):
     for operations in schema["paths"].values():
         for operation in operations.values():
-            assert operation["security"] == [{"tokenAuth": []}, {"cookieAuth": []}]
+            assert operation["security"] == [{"apiKey": []}, {"cookieAuth": []}]
 
 
 def test_schema_endpoint_serves_the_same_schema_to_staff(staff_client, schema):

@@ -40,6 +40,15 @@ from worlds.services import create_character
 VERIFY_CLEAN = "{character}: ledger verified: {deltas} deltas, no discrepancies."
 VERIFY_FOUND = "{character}: ledger verification found {count} discrepancies."
 REFRESH_DONE = "Snapshot refreshed for {count} character(s)."
+# The changelist actions run in the request: verifying replays each character's ledger.
+# Past this many characters they refuse (nothing is run) and point at the commands,
+# which stream with progress and no request timeout.
+MAX_ACTION_CHARACTERS = 100
+ACTION_TOO_MANY = (
+    "More than {limit} characters are selected: the admin {action} of at most {limit} "
+    "characters at a time, and nothing was done. For more, run `manage.py {command} "
+    "<world_id>`, which streams with progress."
+)
 AS_OF_REFUSED = "Showing the live state: {error}."
 APPLY_DONE = "Applied event #{event_id} ({event_type}) to {character}."
 APPLY_METADATA_BAD_LINE = "Line {line}: write key=value, not {text!r}."
@@ -415,12 +424,37 @@ class CharacterAdmin(admin.ModelAdmin):
 
     @admin.action(description="Refresh snapshots of selected characters", permissions=["change"])
     def refresh_snapshots(self, request, queryset):
-        self._refresh(request, list(queryset.select_related("world").only("pk", "world")))
+        characters = self._bounded_selection(
+            request, queryset.select_related("world").only("pk", "world"), "refresh_snapshots"
+        )
+        if characters is not None:
+            self._refresh(request, characters)
 
     @admin.action(description="Verify the ledger of selected characters", permissions=["view"])
     def verify_ledgers(self, request, queryset):
-        for character in queryset.select_related("world"):
+        characters = self._bounded_selection(
+            request, queryset.select_related("world"), "verify_ledger"
+        )
+        for character in characters or []:
             self._verify(request, character)
+
+    def _bounded_selection(self, request, queryset, command: str) -> list[Character] | None:
+        """Return the selected characters, or None (with a message) past the action limit.
+
+        One bounded read: at most ``MAX_ACTION_CHARACTERS`` + 1 rows, whatever was selected
+        ("select all" of a big world included).
+        """
+        characters = list(queryset.order_by("pk")[: MAX_ACTION_CHARACTERS + 1])
+        if len(characters) <= MAX_ACTION_CHARACTERS:
+            return characters
+        action = (
+            "refreshes the snapshots" if command == "refresh_snapshots" else "verifies the ledgers"
+        )
+        message = ACTION_TOO_MANY.format(
+            limit=MAX_ACTION_CHARACTERS, action=action, command=command
+        )
+        self.message_user(request, message, messages.ERROR)
+        return None
 
     def _refresh(self, request, characters: list[Character]) -> None:
         by_world: dict[str, list[int]] = defaultdict(list)

@@ -1,0 +1,18 @@
+"""How the OpenAPI schema describes the API key scheme (drf-spectacular finds it by subclass)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "access.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <prefix>.<secret>`: a key made in the admin (API keys) "
+            "or by `manage.py create_api_key`. Keys migrated from DRF tokens are still "
+            "accepted as `Token <key>`.",
+        }
