@@ -233,6 +233,40 @@ def test_no_route_fails_with_a_server_error_for_staff_in_any_role(targets, route
                 assert table_state() == before, (method, url, response.status_code)
 
 
+# API key scopes: a service account with a game master's permissions, through keys that
+# narrow them. Keys open the API only, never the admin's pages.
+KEY_SCOPES = {
+    "read-only key": {"may_apply": False, "may_reverse": False},
+    "writing key": {"may_apply": True, "may_reverse": True},
+    "key of another world": {"may_apply": True, "may_reverse": True, "worlds": ["beta"]},
+}
+READ_ONLY_KEYS = {"read-only key", "key of another world"}
+API_ROUTES = {route for route in ROUTES if route.startswith(("admin/characters/", "admin/events"))}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("scope", KEY_SCOPES)
+def test_no_route_fails_and_no_narrow_key_writes(targets, route, scope):
+    owner = make_user(is_staff=False, permissions=GAME_MASTER)
+    key = api_key_for(owner, **KEY_SCOPES[scope])
+    client = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Api-Key {key}")
+    for url in concrete_urls(route, targets):
+        for method in METHODS:
+            before = table_state()
+
+            response = request(client, method, url)
+
+            assert response.status_code < 500, (method, url, response.status_code)
+            if scope in READ_ONLY_KEYS:
+                assert table_state() == before, (method, url, response.status_code)
+            if route not in API_ROUTES and route not in PUBLIC and route != "admin/logout/":
+                assert (
+                    is_refused(response, method)
+                    or response.status_code in (200, 405)
+                    and (response.get("Content-Type", "").startswith("application/"))
+                ), (method, url, response.status_code)
+
+
 def test_the_admin_answers_a_signed_in_user_who_is_not_staff_with_403_not_a_login_redirect(
     targets,
 ):
@@ -495,3 +529,105 @@ def test_event_types_per_world_are_capped(admin_client, synced, settings):
     assert table_state() == before
     page = admin_client.get("/admin/ledger/event/").content.decode()
     assert "type_1" not in page
+
+
+# One test per finding of the security review (docs/security.md) -------------------------
+
+
+def test_api_credentials_are_hashed_and_staff_cannot_mint_one_for_a_superuser(client, synced):
+    """Finding 2: tokens were plain text, never expired, and a staff user with the token
+    "add" permission minted and read one for a superuser."""
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from access.models import ApiKey
+
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    staff = make_user(is_staff=True, permissions=(*GAME_MASTER, "access.add_apikey"))
+    client.force_login(staff)
+
+    response = client.post(
+        reverse("admin:access_apikey_add"),
+        {
+            "name": "stolen",
+            "owner": root.pk,
+            "expiry_date_0": (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%d"),
+            "expiry_date_1": "12:00:00",
+        },
+    )
+
+    assert "owner" in response.context["adminform"].form.errors
+    assert not ApiKey.objects.filter(owner=root).exists()
+    key = api_key_for(staff)
+    stored = ApiKey.objects.filter(owner=staff).values_list().get()
+    assert key.split(".")[1] not in str(stored)  # only a hash at rest
+    ApiKey.objects.filter(owner=staff).update(expiry_date=timezone.now() - timedelta(seconds=1))
+    expired = Client(HTTP_AUTHORIZATION=f"Api-Key {key}").get("/admin/worlds/")
+    assert expired.status_code == 401
+
+
+def test_staff_with_change_user_cannot_promote_themselves(client, db):
+    """Finding 3: a staff user with only auth.change_user made themselves superuser and
+    reset the superuser's password."""
+    from django.urls import reverse
+
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    helpdesk = make_user(is_staff=True, permissions=("auth.change_user", "auth.view_user"))
+    client.force_login(helpdesk)
+    root_password = root.password
+
+    promote = client.post(
+        reverse("admin:auth_user_change", args=[helpdesk.pk]),
+        {"username": helpdesk.username, "is_superuser": "on", "is_staff": "on"},
+    )
+    reset = client.post(
+        reverse("admin:auth_user_password_change", args=[root.pk]),
+        {"password1": "taken-over-9876", "password2": "taken-over-9876"},
+    )
+
+    assert (promote.status_code, reset.status_code) == (403, 403)
+    helpdesk.refresh_from_db()
+    root.refresh_from_db()
+    assert not helpdesk.is_superuser
+    assert root.password == root_password
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    """Finding 6: YAML aliases expanded without limit (499 bytes: 17.5 s and 1.2 GB)."""
+    import time
+
+    from tests.worlds.policy_texts import load
+    from tests.worlds.test_policy_yaml_limits import billion_laughs
+
+    started = time.perf_counter()
+    report = load(tmp_path, axes=billion_laughs())
+
+    assert time.perf_counter() - started < 0.5
+    assert report.policy_hash is None
+    assert "anchors and aliases are not allowed" in str(report.errors[0])
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db
+def test_insert_or_replace_cannot_rewrite_a_ledger_row(synced):
+    """Finding 6: INSERT OR REPLACE rewrote a ledger row past the append-only triggers."""
+    from django.db import DatabaseError, connection, transaction
+
+    from ledger.models import Event
+
+    hero = CharacterFactory(name="hero")
+    event = apply_event(world_id="alpha", event_type="tick", deltas={hero.pk: {"wealth": 0.1}})
+    before = list(Event.objects.filter(pk=event.pk).values_list())
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT OR REPLACE INTO event (id, world_id, event_type_id, timestamp, "
+                "request_hash) SELECT id, world_id, event_type_id, timestamp, 'forged' "
+                "FROM event WHERE id = %s",
+                [event.pk],
+            )
+
+    assert list(Event.objects.filter(pk=event.pk).values_list()) == before

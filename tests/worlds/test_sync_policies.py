@@ -212,6 +212,10 @@ def test_new_axis_gives_existing_characters_their_default_through_the_ledger(syn
     for delta in deltas:
         assert delta.event.event_type.name == AXES_ADDED
         assert (delta.old_score, delta.new_score, delta.delta) == (0.0, 0.65, 0.65)
+        # The product's own event: the system is its actor, whoever ran the sync.
+        event = delta.event
+        assert (event.actor_name, event.actor_user_id, event.source) == ("system", None, "system")
+        assert event.policy_hash == World.objects.get(pk="alpha").policy_hash
     assert len({d.event_id for d in deltas}) == 1
     for character in (first, second):
         character.refresh_from_db()
