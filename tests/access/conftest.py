@@ -1,8 +1,12 @@
 """Users of every role, built on the groups the roles migration created."""
 
+import types
+
+import django_ratelimit.core
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.core.cache import caches
 
 from access.roles import GAME_MASTERS, INSPECTORS
 
@@ -44,3 +48,24 @@ def game_master(db):
 @pytest.fixture
 def superuser(db):
     return make_user("root", is_staff=True, is_superuser=True)
+
+
+# The throttle tests' fixtures (test_login_throttle, test_api_throttle).
+
+
+@pytest.fixture
+def empty_cache(db):
+    """Start with no counts (the cache table outlives a test's transaction)."""
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """django-ratelimit's clock, stopped: no test's counts straddle a window's end."""
+    clock = types.SimpleNamespace(now=1_800_000_000.0)
+    monkeypatch.setattr(
+        django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: clock.now)
+    )
+    return clock

@@ -6,9 +6,7 @@ gets 429 in the API's error shape with ``Retry-After``.
 
 import types
 
-import django_ratelimit.core
 import pytest
-from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from access.throttles import ApiWriteThrottle
@@ -16,25 +14,7 @@ from ledger.models import Event
 from tests.api.conftest import GAME_MASTER, api_key_for, events_url, make_user, state_url
 from tests.factories import CharacterFactory
 
-pytestmark = pytest.mark.usefixtures("synced")
-
-
-@pytest.fixture(autouse=True)
-def empty_cache(db):
-    """Every test starts with no counts (the cache table outlives a test's transaction)."""
-    caches["default"].clear()
-    yield
-    caches["default"].clear()
-
-
-@pytest.fixture(autouse=True)
-def clock(monkeypatch):
-    """django-ratelimit's clock, stopped: no test's writes straddle a window's end."""
-    clock = types.SimpleNamespace(now=1_800_000_000.0)
-    monkeypatch.setattr(
-        django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: clock.now)
-    )
-    return clock
+pytestmark = pytest.mark.usefixtures("synced", "empty_cache", "clock")
 
 
 @pytest.fixture

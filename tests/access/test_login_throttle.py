@@ -8,7 +8,6 @@ see the lockouts in the admin and those who may lift them do.
 import socket
 import types
 
-import django_ratelimit.core
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.hashers import MD5PasswordHasher
@@ -22,28 +21,12 @@ from access.throttle import (
 )
 from tests.access.conftest import PASSWORD, make_user, staff_user
 
+pytestmark = pytest.mark.usefixtures("empty_cache", "clock")
+
 LOGIN_URL = "/admin/login/"
 CHANGELIST_URL = "/admin/access/loginlockout/"
 WRONG = "not-the-password"
 REDIS_URL = "redis://127.0.0.1:6379/14"
-
-
-@pytest.fixture(autouse=True)
-def empty_cache(db):
-    """Every test starts with no counts (the cache table outlives a test's transaction)."""
-    caches["default"].clear()
-    yield
-    caches["default"].clear()
-
-
-@pytest.fixture(autouse=True)
-def clock(monkeypatch):
-    """django-ratelimit's clock, stopped: no test's failures straddle a window's end."""
-    clock = types.SimpleNamespace(now=1_800_000_000.0)
-    monkeypatch.setattr(
-        django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: clock.now)
-    )
-    return clock
 
 
 def login(client, username: str, password: str, address: str = "127.0.0.1"):
