@@ -14,6 +14,7 @@ from ledger.models import Event, EventEntityAxisDelta
 from ledger.provenance import Actor, provenance_of
 from ledger.services.events import record_or_refuse
 from ledger.services.validation import (
+    MAX_DELTAS_PER_EVENT,
     MAX_METADATA_VALUE_LENGTH,
     REVERSAL,
     validate_request,
@@ -80,9 +81,12 @@ def reverse_event(
         )
     registry = get_world_registry(original.world)
     deltas: dict[int, dict[str, float]] = {}
-    for character_id, axis_id, applied in EventEntityAxisDelta.objects.filter(
-        event_id=original.pk
-    ).values_list("character_id", "axis_id", "delta"):
+    # One past the cap is enough for validate_request to refuse a wide system event
+    # (too_many_deltas) without reading all of it.
+    rows = EventEntityAxisDelta.objects.filter(event_id=original.pk).order_by("pk")
+    for character_id, axis_id, applied in rows.values_list("character_id", "axis_id", "delta")[
+        : MAX_DELTAS_PER_EVENT + 1
+    ]:
         axis = registry.by_id[axis_id]
         if not axis.is_active:
             raise LedgerError(
