@@ -2,12 +2,11 @@
 
 from datetime import datetime
 
-from django.db import transaction
-
 from access.models import ApiKey
+from pipeworks.transactions import atomic_commit
 
 
-@transaction.atomic
+@atomic_commit()
 def create_api_key(
     *,
     owner,

@@ -40,6 +40,7 @@ from ledger.provenance import UNKNOWN
 from ledger.services import reverse_event
 from pipeworks.admin import ReadOnlyAdmin, ReadOnlyInline
 from pipeworks.serializers import MAX_ID
+from pipeworks.transactions import OutcomeUnknown
 from worlds.models import Character
 
 CHANGES_PREVIEW = 3
@@ -56,6 +57,12 @@ LEDGER_NOTE = (
     "reversing it, which writes a new event."
 )
 REVERSE_DONE = "Reversed by #{reversal_id}: event #{event_id} is undone."
+REVERSE_OUTCOME_UNKNOWN = (
+    "The connection to the database was lost while the reversal of event #{event_id} was "
+    "being saved: it may or may not have been written. See whether this page names its "
+    "reversal; if not, reverse it again (an event is reversed at most once, so it cannot "
+    "be undone twice)."
+)
 REVERSE_NO_REASON = "Give a reason to reverse event #{event_id}; nothing was written."
 UNKNOWN_EVENT = "No event with id {object_id!r}."
 
@@ -663,6 +670,10 @@ class EventAdmin(ReadOnlyAdmin):
             )
         except LedgerError as exc:
             self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(event_url(event.pk))
+        except OutcomeUnknown:
+            message = REVERSE_OUTCOME_UNKNOWN.format(event_id=event.pk)
+            self.message_user(request, message, messages.ERROR)
             return HttpResponseRedirect(event_url(event.pk))
         self.message_user(
             request,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from axes.models import CharacterAxisScore
@@ -26,6 +26,7 @@ from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType,
 from ledger.provenance import SYSTEM, Actor
 from ledger.services import CHARACTER_CREATED, state
 from ledger.services.events import DELTA_COLUMNS, METADATA_COLUMNS
+from pipeworks.transactions import atomic_commit
 from worlds.models import Character, World
 
 EVENT_TYPES = ("tick", "loot_found", "combat", "rested", "trade")
@@ -87,7 +88,7 @@ def generate_ledger(
     now = timezone.now()
     start = now - timedelta(seconds=events)
 
-    with transaction.atomic():
+    with atomic_commit():
         types = {
             name: EventType.objects.get_or_create(world=world, name=name)[0].pk
             for name in (CHARACTER_CREATED, *EVENT_TYPES)
@@ -223,7 +224,7 @@ def _extend_ledger(
     registry = get_world_registry(world)
     active = {axis.id for axis in registry.active_axes}
     now = timezone.now()
-    with transaction.atomic():
+    with atomic_commit():
         characters = list(Character.objects.filter(world=world).order_by("pk").only("pk"))
         scores: dict[int, dict[int, float]] = {character.pk: {} for character in characters}
         score_ids: dict[tuple[int, int], int] = {}

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections
 
 from ledger.guard import LEDGER_TABLES
+from pipeworks.transactions import atomic_commit
 
 LEDGER_PRIVILEGES = ("SELECT", "INSERT")
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -226,7 +227,7 @@ def grant_app_role(*, role: str, using: str = "default") -> AppRolePlan:
     Returns:
         The plan that was carried out.
     """
-    with transaction.atomic(using=using):
+    with atomic_commit(using=using):
         plan = plan_app_role(role=role, using=using)
         problems = check_app_role(role=role, using=using)
         if problems:

@@ -4,6 +4,7 @@ Views parse and validate with serializers, call a selector or ``apply_event``, a
 serialize; the service owns the transaction and the domain rules.
 """
 
+import logging
 from dataclasses import replace
 
 from drf_spectacular.types import OpenApiTypes
@@ -45,12 +46,31 @@ from ledger.serializers import (
     ReverseEventSerializer,
 )
 from ledger.services import apply_event, apply_events, reverse_event
-from pipeworks.api import AUTH_ERRORS, ApiError, StaffAPIView, error_response
+from ledger.services.validation import MAX_BATCH_EVENTS, MAX_IDEMPOTENCY_KEY_LENGTH
+from pipeworks.api import (
+    AUTH_ERRORS,
+    ApiError,
+    StaffAPIView,
+    error_response,
+    idempotency_key_header,
+)
 from pipeworks.serializers import parse_id
 from worlds.models import Character
 
+logger = logging.getLogger(__name__)
+
 API_UNKNOWN_CHARACTER = "unknown character {character_id}"
 API_UNKNOWN_EVENT = "unknown event {event_id}"
+API_IDEMPOTENCY_KEY_MISMATCH = (
+    "the Idempotency-Key header ({header!r}) and the body's idempotency_key ({body!r}) "
+    "differ; send one of them, or the same key in both"
+)
+API_WRITTEN_NOT_SHOWN = (
+    "the event was written, but its full record could not be included in this answer; "
+    "read it with GET /admin/events/{event_id}"
+)
+# A batch's Idempotency-Key gives event i the key "<header key>.<i>": room for the suffix.
+BATCH_KEY_HEADER_MAX_LENGTH = MAX_IDEMPOTENCY_KEY_LENGTH - len(f".{MAX_BATCH_EVENTS - 1}")
 
 # LedgerError.code -> HTTP status; any other code is a 400.
 LEDGER_ERROR_STATUS = {
@@ -81,12 +101,46 @@ WRITE_ERRORS = {
         "Too many writes by this API key or user (PIPEWORKS_API_WRITE_RATE); nothing was "
         "written, retry after `Retry-After` seconds."
     ),
-    503: error_response("The database failed midway; nothing was written, a retry is safe."),
+    503: error_response(
+        "The database failed. `database_error`: before the COMMIT, so it rolled back and "
+        "nothing was written; a retry is safe. `outcome_unknown`: the connection was lost "
+        "during the COMMIT, so the write may or may not have been saved; retry with the "
+        "same idempotency key, which applies it exactly once. `database_unavailable`: the "
+        "database failed before the write began. Every 503 on a write says that a retry "
+        "without an idempotency key may apply the write twice; `Retry-After` says when to "
+        "retry."
+    ),
 }
 
+def idempotency_key_header_parameter(max_length: int) -> OpenApiParameter:
+    """The ``Idempotency-Key`` header of a write, as the schema documents it."""
+    return OpenApiParameter(
+        "Idempotency-Key",
+        {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": r"^[ -~]+$"},
+        OpenApiParameter.HEADER,
+        description=(
+            "The request's idempotency key, as the IETF HTTP API draft and payment APIs send "
+            "it (bare or in double quotes); the same as the body's `idempotency_key`, which "
+            "it fills in (both given: they must be equal, else 400 idempotency_key_mismatch). "
+            "With a key a retry is applied exactly once; without one, a retry after a lost "
+            "answer or a 503 may apply the write twice."
+        ),
+    )
+
+
+IDEMPOTENCY_KEY_HEADER = idempotency_key_header_parameter(MAX_IDEMPOTENCY_KEY_LENGTH)
+
+
+WRITTEN_BUT_NOT_SHOWN = (
+    " Once the event is committed the answer is a success, whatever happens next: if its "
+    "full record cannot be built, the body has only `event_id`, `world_id`, `replayed` "
+    "and `detail` (read the event with `GET /admin/events/{event_id}`)."
+)
 
 APPLIED_RESPONSES = {
-    201: OpenApiResponse(EventSerializer, description="The event was applied."),
+    201: OpenApiResponse(
+        EventSerializer, description="The event was applied." + WRITTEN_BUT_NOT_SHOWN
+    ),
     200: OpenApiResponse(
         EventSerializer,
         description="A retry of an earlier request (same idempotency_key and payload): the "
@@ -159,15 +213,66 @@ def provenance(request: Request) -> dict:
     }
 
 
+def with_idempotency_key(request: Request, kwargs: dict) -> dict:
+    """Return a write's service kwargs with the ``Idempotency-Key`` header's key filled in."""
+    header = idempotency_key_header(request, max_length=MAX_IDEMPOTENCY_KEY_LENGTH)
+    if header is None:
+        return kwargs
+    _refuse_two_keys(header, kwargs.get("idempotency_key"))
+    return {**kwargs, "idempotency_key": header}
+
+
+def with_batch_idempotency_keys(request: Request, kwargs: dict) -> dict:
+    """Return a batch's kwargs where the header's key ``K`` gives event i the key ``K.i``.
+
+    An event with a key of its own keeps it. A retry of the same batch with the same
+    header then replays every event, as a retry with per-event keys does.
+    """
+    header = idempotency_key_header(request, max_length=BATCH_KEY_HEADER_MAX_LENGTH)
+    if header is None:
+        return kwargs
+    events = [
+        event if event.get("idempotency_key") else {**event, "idempotency_key": f"{header}.{i}"}
+        for i, event in enumerate(kwargs["events"])
+    ]
+    return {**kwargs, "events": events}
+
+
+def _refuse_two_keys(header: str, body_key: str | None) -> None:
+    if body_key is not None and body_key != header:
+        raise ApiError(
+            API_IDEMPOTENCY_KEY_MISMATCH.format(header=header, body=body_key),
+            status_code=status.HTTP_400_BAD_REQUEST,
+            code="idempotency_key_mismatch",
+            field="idempotency_key",
+        )
+
+
 def applied_response(event) -> Response:
     """Answer a write: 201 with the new event, or 200 with the original of a retry.
 
-    The answer is built from what ``apply_event`` recorded; nothing is read again.
+    The answer is built from what ``apply_event`` recorded; nothing is read again. The
+    event is committed by now, so no failure may turn this answer into an error (a client
+    told "failed" would apply it again): if building it fails, the answer is still a
+    success, with the event's id.
     """
-    return Response(
-        EventSerializer(serialize_event(event)).data,
-        status=status.HTTP_200_OK if event.replayed else status.HTTP_201_CREATED,
-    )
+    status_code = status.HTTP_200_OK if event.replayed else status.HTTP_201_CREATED
+    try:
+        body = EventSerializer(serialize_event(event)).data
+    except Exception:  # noqa: BLE001 (any failure: the event is written either way)
+        logger.exception("event %s was written; answering with its id only", event.pk)
+        body = written_but_not_shown(event)
+    return Response(body, status=status_code)
+
+
+def written_but_not_shown(event) -> dict:
+    """The minimal answer for a written event whose full record could not be built."""
+    return {
+        "event_id": event.pk,
+        "world_id": event.world_id,
+        "replayed": event.replayed,
+        "detail": API_WRITTEN_NOT_SHOWN.format(event_id=event.pk),
+    }
 
 
 def _query(serializer_class, request: Request, **context):
@@ -265,7 +370,7 @@ class CharacterEventsView(StaffAPIView):
         operation_id="character_apply_event",
         tags=["characters"],
         summary="Apply an event to a character",
-        parameters=[CHARACTER_ID_PARAMETER],
+        parameters=[CHARACTER_ID_PARAMETER, IDEMPOTENCY_KEY_HEADER],
         request=ApplyCharacterEventSerializer,
         responses=APPLIED_RESPONSES,
     )
@@ -274,7 +379,8 @@ class CharacterEventsView(StaffAPIView):
         body = ApplyCharacterEventSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            event = apply_event(**body.service_kwargs(character=character), **provenance(request))
+            kwargs = with_idempotency_key(request, body.service_kwargs(character=character))
+            event = apply_event(**kwargs, **provenance(request))
         except LedgerError as exc:
             raise ledger_api_error(exc, field=body.request_field(exc)) from exc
         return applied_response(event)
@@ -288,6 +394,7 @@ class EventsView(StaffAPIView):
         tags=["events"],
         summary="Apply an event to characters of a world",
         description="One event touching one or more characters; the response lists all deltas.",
+        parameters=[IDEMPOTENCY_KEY_HEADER],
         request=ApplyEventSerializer,
         responses=APPLIED_RESPONSES,
     )
@@ -296,7 +403,8 @@ class EventsView(StaffAPIView):
         body.is_valid(raise_exception=True)
         require_world(request, world_id=body.validated_data["world_id"])
         try:
-            event = apply_event(**body.service_kwargs(), **provenance(request))
+            kwargs = with_idempotency_key(request, body.service_kwargs())
+            event = apply_event(**kwargs, **provenance(request))
         except LedgerError as exc:
             raise ledger_api_error(exc, field=body.request_field(exc)) from exc
         return applied_response(event)
@@ -313,11 +421,18 @@ class EventsBatchView(StaffAPIView):
             "The events are applied in order, in one transaction, all or nothing: any "
             "refused event means none is written; `field` then starts with `events.<index>`. "
             "Idempotency keys work per event. 201 when at least one event was new, 200 when "
-            "every event was a retry."
+            "every event was a retry. An `Idempotency-Key` header `K` gives event i the key "
+            f"`K.i` unless it has its own (so `K` is at most {BATCH_KEY_HEADER_MAX_LENGTH} "
+            "characters): a retry of the same batch with the same header replays it."
         ),
+        parameters=[idempotency_key_header_parameter(BATCH_KEY_HEADER_MAX_LENGTH)],
         request=ApplyEventsSerializer,
         responses={
-            201: OpenApiResponse(BatchResultSerializer, description="The events were applied."),
+            201: OpenApiResponse(
+                BatchResultSerializer,
+                description="The events were applied."
+                + WRITTEN_BUT_NOT_SHOWN.replace("the body has", "each event has"),
+            ),
             200: OpenApiResponse(
                 BatchResultSerializer, description="Every event was a retry; nothing applied."
             ),
@@ -329,14 +444,19 @@ class EventsBatchView(StaffAPIView):
         body.is_valid(raise_exception=True)
         require_world(request, world_id=body.validated_data["world_id"])
         try:
-            events = apply_events(**body.service_kwargs(), **provenance(request))
+            kwargs = with_batch_idempotency_keys(request, body.service_kwargs())
+            events = apply_events(**kwargs, **provenance(request))
         except LedgerError as exc:
             raise ledger_api_error(exc, field=body.request_field(exc)) from exc
         created = any(not event.replayed for event in events)
-        return Response(
-            BatchResultSerializer({"events": [serialize_event(event) for event in events]}).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        try:
+            answer = BatchResultSerializer(
+                {"events": [serialize_event(event) for event in events]}
+            ).data
+        except Exception:  # noqa: BLE001 (committed: the answer must still be a success)
+            logger.exception("%d events were written; answering with their ids only", len(events))
+            answer = {"events": [written_but_not_shown(event) for event in events]}
+        return Response(answer, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 EVENT_ID_PARAMETER = OpenApiParameter(
@@ -393,10 +513,12 @@ class ReverseEventView(StaffAPIView):
             "pointing at the original and the reason in its metadata. The original is "
             "untouched. An event is reversed at most once; a reversal cannot be reversed."
         ),
-        parameters=[EVENT_ID_PARAMETER],
+        parameters=[EVENT_ID_PARAMETER, IDEMPOTENCY_KEY_HEADER],
         request=ReverseEventSerializer,
         responses={
-            201: OpenApiResponse(EventSerializer, description="The reversal was written."),
+            201: OpenApiResponse(
+                EventSerializer, description="The reversal was written." + WRITTEN_BUT_NOT_SHOWN
+            ),
             200: OpenApiResponse(
                 EventSerializer,
                 description="A retry (same idempotency_key and event): the original "
@@ -413,18 +535,23 @@ class ReverseEventView(StaffAPIView):
                 "or the idempotency_key was used for another request."
             ),
             429: WRITE_ERRORS[429],
-            503: error_response("The database failed midway; nothing was written."),
+            503: WRITE_ERRORS[503],
         },
     )
     def post(self, request: Request, event_id: str) -> Response:
         event = get_event_or_404(request, event_id)
         body = ReverseEventSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        key = body.validated_data.get("idempotency_key")
+        header = idempotency_key_header(request, max_length=MAX_IDEMPOTENCY_KEY_LENGTH)
+        if header is not None:
+            _refuse_two_keys(header, key)
+            key = header
         try:
             reversal = reverse_event(
                 event_id=event.pk,
                 reason=body.validated_data["reason"],
-                idempotency_key=body.validated_data.get("idempotency_key"),
+                idempotency_key=key,
                 **provenance(request),
             )
         except LedgerError as exc:

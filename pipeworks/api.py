@@ -6,8 +6,10 @@ Every error the API answers with is JSON of one shape::
 
 plus ``"errors"`` (DRF's per-field dict) when a serializer refused the request.
 ``exception_handler`` (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``) builds it from DRF's
-exceptions, Django's ``Http404``/``PermissionDenied``, its refusals of oversized requests
-and database outages, so no expected failure becomes a 500 or an HTML page. Domain
+exceptions, Django's ``Http404``/``PermissionDenied``, its refusals of oversized requests,
+database outages and writes whose COMMIT outcome is unknown, so no expected failure
+becomes a 500 or an HTML page. Every 503 on a write says that a retry without an
+idempotency key may apply the write twice. Domain
 errors are the apps' to translate into ``ApiError`` (the ledger's views do it for
 ``LedgerError``): this module imports no app of the project.
 """
@@ -22,12 +24,24 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from pipeworks.transactions import OutcomeUnknown
+
 API_DATABASE_UNAVAILABLE = "the database is unavailable; retry later"
+API_RETRY_MAY_REPEAT = (
+    "A retry without an idempotency key may apply a write twice: send an Idempotency-Key "
+    "header and retry with the same key, which applies it exactly once."
+)
+API_BAD_IDEMPOTENCY_KEY = (
+    "Idempotency-Key must be 1 to {limit} printable ASCII characters, optionally in double quotes"
+)
+# Seconds a client should wait before retrying after a 503.
+RETRY_AFTER_SECONDS = 1
 API_JSON_TOO_DEEP = "JSON parse error - the document is nested too deeply"
 API_REQUEST_TOO_LARGE = "the request body is larger than the {limit} bytes allowed"
 API_TOO_MANY_PARAMETERS = "the request has more than the {limit} parameters allowed"
@@ -100,16 +114,47 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         # alone they become its HTML "Bad Request (400)" page. 400 as Django answers.
         exc = _oversized_request_error(exc)
     elif isinstance(exc, OperationalError | InterfaceError):
+        # Raised outside the ledger's own write transaction (which says what it knows):
+        # authentication, permissions, a read. No claim about what was written.
         exc = ApiError(
             API_DATABASE_UNAVAILABLE,
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             code="database_unavailable",
         )
+    elif isinstance(exc, OutcomeUnknown):
+        exc = ApiError(exc.message, status_code=status.HTTP_503_SERVICE_UNAVAILABLE, code=exc.code)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     response.data = error_body(exc)
+    if response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        response.headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
+        request = context.get("request")
+        if request is not None and request.method not in SAFE_METHODS:
+            response.data["detail"] += " " + API_RETRY_MAY_REPEAT
     return response
+
+
+def idempotency_key_header(request, *, max_length: int) -> str | None:
+    """Return the request's ``Idempotency-Key`` header, or None; 400 when malformed.
+
+    The header is the IETF HTTP API draft's (a structured-field string, so it may come
+    in double quotes) and payment APIs' (bare) way to make a POST retryable. It is never
+    ``X-Request-ID``, a correlation id that tracers reuse across retries and requests.
+    """
+    value = request.headers.get("Idempotency-Key")
+    if value is None:
+        return None
+    if len(value) > 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if not 1 <= len(value) <= max_length or not value.isascii() or not value.isprintable():
+        raise ApiError(
+            API_BAD_IDEMPOTENCY_KEY.format(limit=max_length),
+            status_code=status.HTTP_400_BAD_REQUEST,
+            code="invalid",
+            field="Idempotency-Key",
+        )
+    return value
 
 
 def _oversized_request_error(exc: RequestDataTooBig | TooManyFieldsSent) -> ApiError:

@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view's database outage: a 503 page saying what is known (the API answers its own).
+    "pipeworks.outage.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "pipeworks.urls"
@@ -129,27 +131,33 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Options are added to those of DATABASE_URL's query string (sslmode=require, say), never
+# put in their place.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-        "init_command": (
-            f"PRAGMA journal_mode=WAL; PRAGMA synchronous={SQLITE_SYNCHRONOUS}; "
-            "PRAGMA foreign_keys=ON; "
-            # Else REPLACE deletes a conflicting row without firing DELETE triggers, and
-            # INSERT OR REPLACE would rewrite a ledger row past ledger/guard.py's triggers.
-            "PRAGMA recursive_triggers=ON;"
-        ),
-    }
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            # Seconds a write waits for another's lock before failing with "database is
+            # locked" (which is then answered as a failure before COMMIT: nothing written).
+            "timeout": float(os.environ.get("PIPEWORKS_SQLITE_BUSY_TIMEOUT", "20")),
+            "init_command": (
+                f"PRAGMA journal_mode=WAL; PRAGMA synchronous={SQLITE_SYNCHRONOUS}; "
+                "PRAGMA foreign_keys=ON; "
+                # Else REPLACE deletes a conflicting row without firing DELETE triggers, and
+                # INSERT OR REPLACE would rewrite a ledger row past ledger/guard.py's triggers.
+                "PRAGMA recursive_triggers=ON;"
+            ),
+        }
+    )
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side binding lets psycopg prepare the ledger's statements after a few
     # executions, so PostgreSQL stops re-planning the same ten statements per event.
     # Turn it off (PIPEWORKS_PG_SERVER_SIDE_BINDING=0) behind a transaction-pooling
     # PgBouncer older than 1.21, which cannot route prepared statements.
-    DATABASES["default"]["OPTIONS"] = {
-        "server_side_binding": env_bool("PIPEWORKS_PG_SERVER_SIDE_BINDING", True),
-    }
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": env_bool("PIPEWORKS_PG_SERVER_SIDE_BINDING", True)}
+    )
 
 # One cache shared by every worker process (login lockouts, throttles, cached
 # credentials): Redis at REDIS_URL, else a table of the database (`pipeworks_cache`,
@@ -266,7 +274,16 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "PipeWorks Axis API",
     "DESCRIPTION": (
         "Staff API of the character-state ledger: read a character's axis state and "
-        "event history, apply events, and inspect world policies."
+        "event history, apply events, and inspect world policies.\n\n"
+        "**Delivery semantics.** A write without an idempotency key is at-least-once: a "
+        "retry after a lost answer or a 503 may apply it twice. With a key (the body's "
+        "`idempotency_key` or the `Idempotency-Key` header) it is exactly-once: send the "
+        "same key and payload on every retry. After a successful COMMIT the answer is "
+        "always a success (201, or 200 for a retry). A 503 `database_error` means the "
+        "write failed before its COMMIT and nothing was written; 503 `outcome_unknown` "
+        "means the connection was lost during the COMMIT, so the event may or may not "
+        "have been saved: retry with the same key. `X-Request-ID` is a correlation id, "
+        "never an idempotency key."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

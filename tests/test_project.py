@@ -105,6 +105,19 @@ def test_database_url_selects_postgresql():
     ]
 
 
+def test_the_options_of_database_url_are_kept_beside_the_projects():
+    # Found by the crash test: the project's options used to replace the URL's, so
+    # ?sslmode=require was silently dropped.
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS'];"
+        "print(o['sslmode'], o['server_side_binding'])",
+        env={"DATABASE_URL": "postgres://u:p@db.example.com:6543/ledger?sslmode=require"},
+    )
+    assert result.stdout.split()[-2:] == ["require", "True"], result.stderr
+
+
 def test_every_declared_dependency_is_pinned_in_the_lock_file():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = project["dependencies"] + project["optional-dependencies"]["dev"]

@@ -12,12 +12,12 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
 
 from access.roles import GAME_MASTERS, INSPECTORS
 from ledger.models import Source
 from ledger.provenance import Actor
 from ledger.services import apply_event
+from pipeworks.transactions import atomic_commit
 from worlds.models import Character
 from worlds.services import create_character
 
@@ -55,7 +55,7 @@ DEMO_EVENTS = {
 }
 
 
-@transaction.atomic
+@atomic_commit()
 def load_demo_data(
     *, events_per_character: int = 25, seed: int = 7, actor: Actor | None = None
 ) -> list[Character]:
@@ -94,7 +94,7 @@ def load_demo_data(
     return created
 
 
-@transaction.atomic
+@atomic_commit()
 def create_demo_users() -> list[tuple[str, str, str]]:
     """Create or reset one staff login per role, each with a new random password.
 

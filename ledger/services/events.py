@@ -4,7 +4,9 @@ An event is applied in one transaction: validate everything, lock the touched ro
 fixed order, insert the event with its deltas and metadata, then have
 ``ledger.services.state`` update the scores and refresh the touched characters'
 snapshots. Any failure raises ``LedgerError`` and the transaction (or the caller's
-savepoint) rolls back, so nothing is half-written.
+savepoint) rolls back, so nothing is half-written; only a connection lost during the
+COMMIT itself raises ``OutcomeUnknown`` (``pipeworks.transactions``), because then nobody
+knows whether the event was written.
 """
 
 from collections.abc import Mapping, Sequence
@@ -37,6 +39,7 @@ from ledger.services.validation import (
     validate_batch_item,
     validate_request,
 )
+from pipeworks.transactions import OutcomeUnknown, atomic_commit
 from worlds.models import World
 
 DELTA_COLUMNS = (
@@ -71,7 +74,17 @@ _MODEL_ORDER = tuple(field.attname for field in Event._meta.concrete_fields)
 APPLY_EVENT_IDEMPOTENCY_RACE = (
     "idempotency_key {key!r} was used at the same moment by a different request"
 )
-APPLY_EVENT_DATABASE_ERROR = "the database refused the event ({error}); nothing was written"
+APPLY_EVENT_DATABASE_ERROR = (
+    "the database failed before the event was committed ({error}); it was rolled back: "
+    "nothing was written and a retry is safe"
+)
+APPLY_EVENT_RETRY_KEYED = (
+    "Retry with the same idempotency_key: the retry applies it exactly once, or answers "
+    "with the event if it was saved"
+)
+APPLY_EVENT_RETRY_UNKEYED = (
+    "It carried no idempotency_key: a retry may apply it twice, so look for it in the ledger first"
+)
 REVERSAL_ALREADY_REVERSED = "event {event_id} was already reversed by event {reversal_id}"
 
 
@@ -111,8 +124,12 @@ def apply_event(
             occurred_at or provenance); ``location`` names the offending part. Nothing
             was written.
         IdempotencyConflict: The key was used before for a different request.
-        LedgerError: With code ``database_error`` when the database failed midway (a
-            lost connection, a deadlock victim); nothing was written, a retry is safe.
+        LedgerError: With code ``database_error`` when the database failed before the
+            COMMIT (a lost connection, a deadlock victim, ``database is locked``): rolled
+            back, nothing was written, a retry is safe.
+        OutcomeUnknown: The connection was lost during the COMMIT: the event may or may
+            not have been written. Retry with the same ``idempotency_key`` (exactly once);
+            without a key, look for the event before applying it again.
 
     Returns:
         The recorded ``Event`` (or the original one for an idempotent retry), as if
@@ -155,6 +172,7 @@ def apply_events(
             position (``field`` starts with ``events.<index>``). Nothing was written.
         IdempotencyConflict: A key was used before (or earlier in the batch) for a
             different request.
+        LedgerError, OutcomeUnknown: A database failure, as for ``apply_event``.
 
     Returns:
         One ``Event`` per item, in order (the original one for an idempotent retry), as
@@ -201,23 +219,35 @@ def record_system_event(
         max_deltas=None,  # an axis backfill touches every character of the world
     )
     provenance = provenance_of(actor=SYSTEM, source=None, request_id=None)
-    return _record([request], provenance, genesis=genesis)[0]
+    # No savepoint: the caller's transaction is the unit; alone, this makes one.
+    with transaction.atomic(savepoint=False):
+        return _record([request], provenance, genesis=genesis)[0]
 
 
 def record_or_refuse(
     requests: list[EventRequest], provenance: Provenance, *, batched: bool
 ) -> list[Event]:
-    """Record validated requests of one world; a database failure becomes a LedgerError."""
+    """Record validated requests of one world in one transaction, telling failures apart.
+
+    A database failure before COMMIT becomes a ``LedgerError`` (code ``database_error``:
+    rolled back, nothing written); a connection lost during COMMIT stays
+    ``OutcomeUnknown``, told how to retry. Nothing here retries: a write without an
+    idempotency key could be applied twice.
+    """
     try:
-        return _record(requests, provenance, genesis=False, batched=batched)
+        with atomic_commit():
+            return _record(requests, provenance, genesis=False, batched=batched)
     except DatabaseError as exc:
         raise LedgerError(
             APPLY_EVENT_DATABASE_ERROR.format(error=exc.__class__.__name__),
             code="database_error",
         ) from exc
+    except OutcomeUnknown as exc:
+        keyed = all(request.idempotency_key for request in requests)
+        advice = APPLY_EVENT_RETRY_KEYED if keyed else APPLY_EVENT_RETRY_UNKEYED
+        raise OutcomeUnknown(f"{exc.message}. {advice}") from exc
 
 
-@transaction.atomic
 def _record(
     requests: list[EventRequest],
     provenance: Provenance,
@@ -225,7 +255,7 @@ def _record(
     genesis: bool,
     batched: bool = False,
 ) -> list[Event]:
-    """Apply validated requests of one world, in order, in one transaction.
+    """Apply validated requests of one world, in order, in the caller's transaction.
 
     The statement count does not depend on the number of events, characters or axes:
     every read and write below is one statement (split only at the backend's parameter

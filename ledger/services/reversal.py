@@ -58,6 +58,7 @@ def reverse_event(
             an axis of the event is now retired (``retired_axis``), a bad reason
             (``invalid``), or the event was already reversed (``already_reversed``,
             naming the reversal). Nothing was written.
+        LedgerError, OutcomeUnknown: A database failure, as for ``apply_event``.
 
     Returns:
         The reversal, as ``apply_event`` returns events (``replayed`` for a retry).

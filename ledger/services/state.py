@@ -11,7 +11,6 @@ they queue behind each other instead of deadlocking.
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
@@ -19,6 +18,7 @@ from axes.models import CharacterAxisScore
 from axes.registry import WorldRegistry, get_world_registry
 from ledger import statements
 from ledger.models import EventEntityAxisDelta
+from pipeworks.transactions import atomic_commit
 from worlds.models import Character, World
 
 Progress = Callable[[str, int, int], None]
@@ -111,7 +111,7 @@ def write_snapshots(
     return len(rows)
 
 
-@transaction.atomic
+@atomic_commit()
 def refresh_snapshots(
     *,
     world: World,
@@ -182,7 +182,7 @@ class RebuildResult:
     dry_run: bool = False
 
 
-@transaction.atomic
+@atomic_commit()
 def rebuild_scores(
     *, world_ids: list[str] | None = None, character_id: int | None = None, dry_run: bool = False
 ) -> RebuildResult:

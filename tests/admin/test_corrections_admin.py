@@ -220,7 +220,7 @@ def test_a_game_master_applies_an_event_from_the_character_page(client, game_mas
     client.force_login(game_master)
     page = client.get(character_url(hero))
     form = apply_form(page)
-    assert list(form.fields) == [
+    assert [field.name for field in form.visible_fields()] == [
         "event_type",
         "delta_health",
         "delta_luck",
@@ -228,6 +228,7 @@ def test_a_game_master_applies_an_event_from_the_character_page(client, game_mas
         "reason",
         "metadata",
     ]
+    assert [field.name for field in form.hidden_fields()] == ["idempotency_key"]
     assert f'action="{apply_url(hero)}"' in page.content.decode()
 
     response = client.post(

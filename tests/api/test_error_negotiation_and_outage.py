@@ -5,6 +5,7 @@ database failure during a write is a 503 that writes nothing.
 """
 
 from ledger import services
+from pipeworks.api import API_RETRY_MAY_REPEAT
 from tests.api.conftest import events_url, state_url
 from tests.api.error_cases import JSON, event_body
 from tests.conftest import table_state
@@ -43,7 +44,9 @@ def test_a_database_failure_while_writing_is_503_and_writes_nothing(
 
     assert response.status_code == 503
     assert response.json() == {
-        "detail": services.APPLY_EVENT_DATABASE_ERROR.format(error="OperationalError"),
+        "detail": services.APPLY_EVENT_DATABASE_ERROR.format(error="OperationalError")
+        + " "
+        + API_RETRY_MAY_REPEAT,
         "code": "database_error",
         "field": None,
     }

@@ -97,6 +97,12 @@ EXPECTED_REFUSALS = {
         "schema cannot know the requests before",
         steered=True,
     ),
+    "idempotency_key_mismatch": Refusal(
+        400,
+        "an Idempotency-Key header and a body idempotency_key that differ: a rule across two "
+        "parts of the request, which no schema can state",
+        steered=True,
+    ),
     "already_reversed": Refusal(
         409,
         "an event an earlier generated request already reversed: the schema cannot know "

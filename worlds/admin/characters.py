@@ -7,6 +7,7 @@ page, through ``apply_event``, recorded with them as the actor and the admin as 
 
 import copy
 import json
+import uuid
 from collections import defaultdict
 
 from django import forms
@@ -26,8 +27,10 @@ from ledger.models import EventEntityAxisDelta, Source
 from ledger.selectors import AsOfError
 from ledger.services import apply_event, refresh_snapshots
 from ledger.services.reversal import REASON_KEY
+from ledger.services.validation import MAX_IDEMPOTENCY_KEY_LENGTH
 from ledger.verification import verify_character
 from pipeworks.admin import report_messages
+from pipeworks.transactions import OutcomeUnknown
 from worlds.admin.inspector import (
     INSPECTOR_EVENT_LIMIT,
     axis_rows,
@@ -51,6 +54,14 @@ ACTION_TOO_MANY = (
 )
 AS_OF_REFUSED = "Showing the live state: {error}."
 APPLY_DONE = "Applied event #{event_id} ({event_type}) to {character}."
+APPLY_ALREADY_DONE = (
+    "This form was applied before, as event #{event_id} ({event_type}); nothing was applied again."
+)
+APPLY_OUTCOME_UNKNOWN = (
+    "The connection to the database was lost while the event was being saved: it may or "
+    "may not have been applied. Submit the form again: it carries the same idempotency "
+    "key, so the event is applied once at most."
+)
 APPLY_METADATA_BAD_LINE = "Line {line}: write key=value, not {text!r}."
 APPLY_METADATA_DUPLICATE_KEY = "Line {line}: {key!r} is given twice."
 APPLY_METADATA_REASON_KEY = "Line {line}: the reason goes in the Reason field."
@@ -96,9 +107,20 @@ class ApplyEventForm(forms.Form):
     leaves every rule of the ledger (the event type's pattern, reserved types, at least
     one delta, metadata limits) to ``apply_event``, whose refusal ``add_ledger_error``
     shows on the field it names: the rules live in one place.
+
+    Each rendered form carries a new idempotency key (hidden), kept when the bound form is
+    shown again: submitting it twice (a double click, a retry after a lost connection)
+    applies the event once.
     """
 
     DELTA_PREFIX = "delta_"
+
+    idempotency_key = forms.CharField(
+        widget=forms.HiddenInput,
+        required=False,
+        max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
+        initial=lambda: f"admin-{uuid.uuid4().hex}",
+    )
 
     event_type = forms.CharField(
         help_text="A letter, then letters, digits or _ . : - (e.g. gm_adjustment)."
@@ -391,15 +413,18 @@ class CharacterAdmin(admin.ModelAdmin):
                     event_type=form.cleaned_data["event_type"],
                     deltas={character.pk: form.deltas()},
                     metadata=form.event_metadata(),
+                    idempotency_key=form.cleaned_data["idempotency_key"] or None,
                     actor=request.user,
                     source=Source.ADMIN,
                     request_id=getattr(request, "request_id", None),
                 )
             except LedgerError as exc:
                 form.add_ledger_error(exc)
+            except OutcomeUnknown:
+                form.add_error(None, APPLY_OUTCOME_UNKNOWN)
             else:
-                done = APPLY_DONE.format(
-                    event_id=event.pk, event_type=event.event_type.name, character=character
+                done = (APPLY_ALREADY_DONE if event.replayed else APPLY_DONE).format(
+                    event_id=event.pk, event_type=event.recorded.event_type, character=character
                 )
                 self.message_user(request, done, messages.SUCCESS)
                 return HttpResponseRedirect(

@@ -6,11 +6,13 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from pipeworks.admin import ReadOnlyAdmin, policy_files_hint, report_messages
+from pipeworks.transactions import OutcomeUnknown, atomic_commit
 from worlds.exceptions import PolicySyncError
 from worlds.models import World
 from worlds.policies import PolicyReport, load_world_policy
@@ -20,6 +22,14 @@ from worlds.services import sync_world_policies
 SYNC_UNCHANGED = "World {world}: already in sync with the policy files; nothing was written."
 SYNC_CHANGED = "World {world}: synced from the policy files ({changes})."
 SYNC_LOGGED = "Synced from the policy files: {changes}"
+SYNC_OUTCOME_UNKNOWN = (
+    "The connection to the database was lost while the sync was being saved: it may or may "
+    "not have been. Sync again: a sync converges to the policy files whatever was saved."
+)
+SYNC_DATABASE_FAILED = (
+    "The database failed before the sync was saved ({error}); it was rolled back: nothing "
+    "was written. Sync again."
+)
 
 
 def _report_for(world_id: str) -> PolicyReport:
@@ -152,8 +162,28 @@ class WorldAdmin(ReadOnlyAdmin):
         self._sync(request, list(queryset.values_list("world_id", flat=True)))
 
     def _sync(self, request, world_ids: list[str] | None) -> None:
+        """Sync and write the admin log entries in one transaction; report what is known.
+
+        The messages are sent once the COMMIT succeeded: a sync whose COMMIT failed must
+        not be reported as done.
+        """
+        done = []
         try:
-            result = sync_world_policies(world_ids=world_ids)
+            with atomic_commit():
+                result = sync_world_policies(world_ids=world_ids)
+                changed = [plan.world_id for plan in result.plans if plan.changed]
+                synced = World.objects.in_bulk(changed)
+                for plan in result.plans:
+                    if plan.changed:
+                        changes = "; ".join(plan.describe_done())
+                        message = SYNC_CHANGED.format(world=plan.world_id, changes=changes)
+                        done.append((messages.SUCCESS, message))
+                        # The admin log is the audit trail of staff actions outside the ledger.
+                        self.log_change(
+                            request, synced[plan.world_id], SYNC_LOGGED.format(changes=changes)
+                        )
+                    else:
+                        done.append((messages.INFO, SYNC_UNCHANGED.format(world=plan.world_id)))
         except PolicySyncError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             report_messages(
@@ -162,13 +192,12 @@ class WorldAdmin(ReadOnlyAdmin):
                 [f"{r.world_id}: {issue}" for r in exc.reports for issue in r.errors],
             )
             return
-        synced = World.objects.in_bulk([plan.world_id for plan in result.plans if plan.changed])
-        for plan in result.plans:
-            if plan.changed:
-                changes = "; ".join(plan.describe_done())
-                message = SYNC_CHANGED.format(world=plan.world_id, changes=changes)
-                self.message_user(request, message, messages.SUCCESS)
-                # The admin log is the audit trail of staff actions outside the ledger.
-                self.log_change(request, synced[plan.world_id], SYNC_LOGGED.format(changes=changes))
-            else:
-                self.message_user(request, SYNC_UNCHANGED.format(world=plan.world_id))
+        except OutcomeUnknown:
+            self.message_user(request, SYNC_OUTCOME_UNKNOWN, messages.ERROR)
+            return
+        except (OperationalError, InterfaceError) as exc:
+            message = SYNC_DATABASE_FAILED.format(error=type(exc).__name__)
+            self.message_user(request, message, messages.ERROR)
+            return
+        for level, message in done:
+            self.message_user(request, message, level)

@@ -4,10 +4,10 @@ import math
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from axes.registry import get_world_registry
 from ledger.services import CHARACTER_CREATED, create_scores, record_system_event
+from pipeworks.transactions import atomic_commit
 from worlds.models import Character, World
 
 CREATE_CHARACTER_UNKNOWN_WORLD = "unknown world {world_id!r}"
@@ -20,7 +20,7 @@ CREATE_CHARACTER_BAD_SCORE = (
 )
 
 
-@transaction.atomic
+@atomic_commit()
 def create_character(
     *, world_id: str, name: str, scores: Mapping[str, float] | None = None
 ) -> Character:

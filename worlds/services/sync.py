@@ -11,12 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from axes.models import Axis, AxisValue, CharacterAxisScore
 from axes.registry import get_world_registry
 from ledger.services import AXES_ADDED, create_scores, record_system_event, refresh_snapshots
+from pipeworks.transactions import atomic_commit
 from worlds.exceptions import PolicySyncError
 from worlds.models import Character, World
 from worlds.policies import AxisPolicy, PolicyReport, discover_worlds, load_world_policy
@@ -195,7 +195,7 @@ def _axis_differences(
     return differences, bands_differ
 
 
-@transaction.atomic
+@atomic_commit()
 def _plan_and_carry_out(reports: list[PolicyReport], progress: Progress | None) -> list[WorldPlan]:
     """Plan every world under the lock of its row, then execute the changed plans' steps.
 

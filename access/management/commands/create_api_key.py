@@ -7,13 +7,20 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from access.services import create_api_key
+from pipeworks.commands import DatabaseFailureMixin
 from worlds.models import World
 
 CREATE_KEY_UNKNOWN_OWNER = "no user {owner!r}: create the service account first"
 CREATE_KEY_UNKNOWN_WORLDS = "unknown world(s): {worlds}"
 
 
-class Command(BaseCommand):
+class Command(DatabaseFailureMixin, BaseCommand):
+    transactions = "one"
+    advice = "Run it again."
+    unknown_advice = (
+        "The key may exist although its secret was never shown: revoke the owner's keys "
+        "of this name in the admin (API keys), then create another."
+    )
     help = (
         "Create an API key for a user (a service account or a person) and print it: it is "
         "stored only as a hash and cannot be shown again. The key reads; --apply and "

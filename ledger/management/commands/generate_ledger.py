@@ -5,12 +5,15 @@ import time
 from django.core.management.base import CommandError
 
 from ledger.generator import generate_ledger
-from pipeworks.commands import NotInProductionCommand
+from pipeworks.commands import DatabaseFailureMixin, NotInProductionCommand
 
 DEFAULT_CHARACTERS = 10_000
 
 
-class Command(NotInProductionCommand):
+class Command(DatabaseFailureMixin, NotInProductionCommand):
+    transactions = "several"
+    advice = "Generate again into a fresh scratch database."
+    unknown_advice = "Generate again into a fresh scratch database."
     help = (
         "Add generated characters and random events (genesis included) to a synced world, "
         "in bulk; with --existing, add random events to the world's existing characters. "

@@ -3,9 +3,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from ledger.privileges import AppRoleError, check_app_role, grant_app_role, plan_app_role
+from pipeworks.commands import DatabaseFailureMixin
 
 
-class Command(BaseCommand):
+class Command(DatabaseFailureMixin, BaseCommand):
+    transactions = "one"
+    advice = "Run it again."
+    unknown_advice = "Run it again: granting converges whatever was saved."
     help = (
         "Print (or, with --execute, run) the GRANT statements that give an application role "
         "SELECT and INSERT only on the ledger tables and SELECT, INSERT, UPDATE, DELETE on "

@@ -4,9 +4,13 @@ from django.core.management.base import BaseCommand
 
 from ledger.management.selection import check_selection
 from ledger.services import rebuild_scores
+from pipeworks.commands import DatabaseFailureMixin
 
 
-class Command(BaseCommand):
+class Command(DatabaseFailureMixin, BaseCommand):
+    transactions = "one"
+    advice = "Run it again."
+    unknown_advice = "Run it again: a rebuild converges to the ledger whatever was saved."
     help = (
         "Set every score to the new_score of its latest ledger delta and re-derive the "
         "snapshots: the repair after scores were edited by hand. Never touches the ledger."

@@ -3,10 +3,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from ledger.services import refresh_snapshots
+from pipeworks.commands import DatabaseFailureMixin
 from worlds.models import World
 
 
-class Command(BaseCommand):
+class Command(DatabaseFailureMixin, BaseCommand):
+    transactions = "several"
+    advice = "Run it again: snapshots are derived, refreshing one twice is harmless."
+    unknown_advice = "Run it again: snapshots are derived, refreshing one twice is harmless."
     help = "Re-derive current_state_json of every character from its scores and the registry."
 
     def add_arguments(self, parser):

@@ -7,9 +7,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ledger.management.selection import check_selection
 from ledger.verification import verify_ledger
+from pipeworks.commands import DatabaseFailureMixin
 
 
-class Command(BaseCommand):
+class Command(DatabaseFailureMixin, BaseCommand):
+    transactions = "one"
+    advice = "It only reads; run it again."
+    unknown_advice = "It only reads; run it again."
     help = (
         "Replay the ledger in event order and check every old -> new chain, clamp and "
         "applied delta, the stored scores and the snapshots. Exits 1 on any discrepancy."

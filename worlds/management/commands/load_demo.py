@@ -6,13 +6,19 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import CommandError
 
-from pipeworks.commands import NotInProductionCommand
+from pipeworks.commands import DatabaseFailureMixin, NotInProductionCommand
 from worlds.demo import DEMO_USERS, create_demo_users, load_demo_data
 
 LOAD_DEMO_RESERVED_USERNAME = "is the login of the demo {role}; choose another"
 
 
-class Command(NotInProductionCommand):
+class Command(DatabaseFailureMixin, NotInProductionCommand):
+    transactions = "several"
+    advice = "Run it again: it creates only the demo characters and users that are missing."
+    unknown_advice = (
+        "Run it again: it creates only the demo characters that are missing (the demo "
+        "users get new passwords)."
+    )
     help = (
         "Create demo characters with an event history (once) and reset the passwords of the "
         "demo staff login (a superuser) and of one login per role (inspector, game master), "

@@ -4,11 +4,15 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from pipeworks.commands import DatabaseFailureMixin
 from worlds.exceptions import PolicySyncError
 from worlds.services import sync_world_policies
 
 
-class Command(BaseCommand):
+class Command(DatabaseFailureMixin, BaseCommand):
+    transactions = "one"
+    advice = "Run it again: a sync converges to the files."
+    unknown_advice = "Run it again: a sync converges to the files whatever was saved."
     help = (
         "Validate data/worlds/<world_id>/policies/*.yaml and mirror them into the axis "
         "registry. Writes nothing if any selected world has errors."
