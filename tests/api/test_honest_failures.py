@@ -111,6 +111,23 @@ def test_an_unkeyed_write_lost_at_commit_is_told_a_retry_may_apply_twice(token_c
     assert Event.objects.filter(event_type__name="loot").count() == 1
 
 
+@pytest.mark.postgres
+def test_a_batch_lost_at_commit_is_503_outcome_unknown_and_the_header_retry_replays_it(
+    token_client, hero
+):
+    delta = [{"character_id": hero.pk, "axis_name": "wealth", "delta": 0.1}]
+    body = {"world_id": "alpha", "events": [{"event_type": "tick", "deltas": delta}] * 2}
+
+    with failing_commit(reaches_server=True):
+        lost = post(token_client, "/admin/events:batch", body, Idempotency_Key="tick-9")
+    retry = post(token_client, "/admin/events:batch", body, Idempotency_Key="tick-9")
+
+    assert (lost.status_code, lost.json()["code"]) == (503, "outcome_unknown")
+    assert retry.status_code == 200
+    keys = Event.objects.filter(event_type__name="tick").values_list("idempotency_key", flat=True)
+    assert sorted(keys) == ["tick-9.0", "tick-9.1"]
+
+
 @pytest.mark.sqlite
 def test_on_sqlite_a_failed_commit_is_503_database_error_and_writes_nothing(token_client, hero):
     before = table_state()
