@@ -5,6 +5,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from worlds.models import Character, World
+from worlds.policies import Drift
 
 
 class Axis(models.Model):
@@ -26,6 +27,15 @@ class Axis(models.Model):
     )
     is_active = models.BooleanField(
         default=True, help_text="False once the axis left the policy files (retired)."
+    )
+    drift_rate = models.FloatField(
+        null=True, blank=True, help_text="Drift: change per period; null when it has none."
+    )
+    drift_period = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Drift: the period, in seconds."
+    )
+    drift_toward = models.FloatField(
+        null=True, blank=True, help_text="Drift: the score it moves toward and stops at."
     )
     retired_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -49,6 +59,13 @@ class Axis(models.Model):
     @property
     def ordering_type(self) -> str:
         return self.ordering_json.get("type", "")
+
+    @property
+    def drift(self) -> Drift | None:
+        """The drift rule mirrored from axes.yaml, or None."""
+        if self.drift_rate is None:
+            return None
+        return Drift(rate=self.drift_rate, period=self.drift_period, toward=self.drift_toward)
 
 
 class AxisValue(models.Model):

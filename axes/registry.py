@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from axes.models import Axis, AxisValue
 from worlds.models import World
-from worlds.policies import resolve_label
+from worlds.policies import Drift, resolve_label
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class RegisteredAxis:
     labels: tuple[str, ...] = ()
     mins: tuple[float, ...] = ()
     maxes: tuple[float, ...] = ()
+    drift: Drift | None = None
 
     def label_for(self, score: float) -> str | None:
         """Return the label of ``score`` (None on a numeric axis); see ``resolve_label``."""
@@ -92,5 +93,6 @@ def _load_registry(world: World) -> WorldRegistry:
             labels=tuple(band.value for band in axis_bands),
             mins=tuple(band.min_score for band in axis_bands),
             maxes=tuple(band.max_score for band in axis_bands),
+            drift=axis.drift,
         )
     return WorldRegistry(world_id=world.world_id, policy_hash=world.policy_hash, by_name=by_name)

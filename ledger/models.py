@@ -273,3 +273,55 @@ class EventMetadata(LedgerModel):
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}"
+
+
+class DriftClock(models.Model):
+    """How far one axis's drift has been applied: every whole period before ``applied_until``.
+
+    One row per drifting axis, created by ``sync_policies`` when a drift rule appears (the
+    clock starts then), removed when the rule or the axis goes. Not a ledger row: the
+    drift events are the record; the clock only says where the next run starts.
+    """
+
+    axis = models.OneToOneField(
+        Axis, on_delete=models.CASCADE, primary_key=True, related_name="drift_clock"
+    )
+    world = models.ForeignKey(World, on_delete=models.CASCADE, related_name="drift_clocks")
+    started_at = models.DateTimeField(help_text="When the rule first appeared in a synced policy.")
+    applied_until = models.DateTimeField(
+        help_text="Drift is applied for every whole period before this instant."
+    )
+
+    class Meta:
+        db_table = "drift_clock"
+
+    def __str__(self) -> str:
+        return f"drift clock of axis {self.axis_id} at {self.applied_until:%Y-%m-%d %H:%M:%S}"
+
+
+class DriftState(models.Model):
+    """A world's drift: paused or not, and the run in progress (resumable after a crash).
+
+    Every drift run locks this row first, so runs of a world take turns; a run's plan and
+    its character cursor are saved with each chunk it commits.
+    """
+
+    world = models.OneToOneField(
+        World, on_delete=models.CASCADE, primary_key=True, related_name="drift_state"
+    )
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_by = models.CharField(max_length=300, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    resumed_by = models.CharField(max_length=300, blank=True)
+    run_plan = models.JSONField(
+        null=True, blank=True, help_text="The run in progress: each axis's from, to, periods, rule."
+    )
+    run_after = models.BigIntegerField(
+        null=True, blank=True, help_text="The run in progress is done up to this character id."
+    )
+
+    class Meta:
+        db_table = "drift_state"
+
+    def __str__(self) -> str:
+        return f"drift of {self.world_id}" + (" (paused)" if self.paused_at else "")

@@ -449,6 +449,23 @@ class ReverseEventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     idempotency_key = _idempotency_key_field()
 
 
+class ApplyDriftSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """Bring a world's drift up to ``until`` (default now)."""
+
+    until = OffsetDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "ISO 8601 with a UTC offset; default: now. At most "
+            f"{max_occurred_at_skew().total_seconds():g} seconds in the future "
+            "(until_in_future); before a clock, a no-op for that axis."
+        ),
+    )
+    dry_run = serializers.BooleanField(
+        required=False, default=False, help_text="Say what would change; write nothing."
+    )
+
+
 # Responses -----------------------------------------------------------------------------
 
 
@@ -568,3 +585,31 @@ class CharacterEventsSerializer(serializers.Serializer):
 
 class BatchResultSerializer(serializers.Serializer):
     events = EventSerializer(many=True, help_text="One per requested event, in order.")
+
+
+class DriftAxisSerializer(serializers.Serializer):
+    """One axis of a drift run; ``from`` and ``to`` are keywords, declared as start/end."""
+
+    axis = serializers.CharField()
+    rule = serializers.CharField(help_text="e.g. +0.01 every 1d toward 0.5")
+    start = UTCDateTimeField(source="start", help_text="The clock before the run.")
+    end = UTCDateTimeField(
+        source="end", help_text="The clock after it: the end of the last whole period."
+    )
+    periods = serializers.IntegerField(help_text="Whole periods applied (0: none due).")
+    characters = serializers.IntegerField(help_text="Characters whose score changed.")
+    events = serializers.ListField(child=serializers.IntegerField(), help_text="The drift events.")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"], fields["to"] = fields.pop("start"), fields.pop("end")
+        return fields
+
+
+class DriftRunSerializer(serializers.Serializer):
+    world_id = serializers.CharField()
+    until = UTCDateTimeField()
+    dry_run = serializers.BooleanField()
+    paused = serializers.BooleanField(help_text="The world's drift is paused: nothing applied.")
+    deltas = serializers.IntegerField(help_text="Delta rows written (or, dry, that would be).")
+    axes = DriftAxisSerializer(many=True)

@@ -21,4 +21,5 @@ urlpatterns = [
     path(
         "events/<str:event_id>/reverse", views.ReverseEventView.as_view(), name="api-event-reverse"
     ),
+    path("worlds/<str:world_id>/drift", views.WorldDriftView.as_view(), name="api-world-drift"),
 ]

@@ -33,6 +33,7 @@ from ledger.selectors import (
 )
 from ledger.serializers import (
     ApplyCharacterEventSerializer,
+    ApplyDriftSerializer,
     ApplyEventSerializer,
     ApplyEventsSerializer,
     AxisStateQuerySerializer,
@@ -40,12 +41,14 @@ from ledger.serializers import (
     CharacterAxisStateSerializer,
     CharacterEventsQuerySerializer,
     CharacterEventsSerializer,
+    DriftRunSerializer,
     EventDetailQuerySerializer,
     EventDetailSerializer,
     EventSerializer,
     ReverseEventSerializer,
 )
 from ledger.services import apply_event, apply_events, reverse_event
+from ledger.services.drift import DRIFT_UNKNOWN_WORLD, apply_drift
 from ledger.services.validation import MAX_BATCH_EVENTS, MAX_IDEMPOTENCY_KEY_LENGTH
 from pipeworks.api import (
     AUTH_ERRORS,
@@ -55,7 +58,7 @@ from pipeworks.api import (
     idempotency_key_header,
 )
 from pipeworks.serializers import parse_id
-from worlds.models import Character
+from worlds.models import Character, World
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +114,7 @@ WRITE_ERRORS = {
         "retry."
     ),
 }
+
 
 def idempotency_key_header_parameter(max_length: int) -> OpenApiParameter:
     """The ``Idempotency-Key`` header of a write, as the schema documents it."""
@@ -558,3 +562,57 @@ class ReverseEventView(StaffAPIView):
             field = "event_id" if exc.location.part == "event_id" else exc.field
             raise ledger_api_error(exc, field=field) from exc
         return applied_response(reversal)
+
+
+class WorldDriftView(StaffAPIView):
+    permission_classes = [CanApplyEvents]
+
+    @extend_schema(
+        operation_id="apply_drift",
+        tags=["worlds"],
+        summary="Bring a world's drift up to now (or `until`)",
+        description=(
+            "Applies the whole periods of each drifting axis between its clock and `until` "
+            "as `drift` events (one per axis, or per chunk of characters in a big world), "
+            "one delta per character whose score changes, and moves the clocks. With nothing "
+            "due it writes nothing; two requests at once apply each period once. A paused "
+            "world answers `paused: true` and writes nothing."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "world_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The world."
+            )
+        ],
+        request=ApplyDriftSerializer,
+        responses={
+            200: DriftRunSerializer,
+            400: error_response(
+                "Malformed body, an `until` without a UTC offset, or in the future "
+                "(until_in_future)."
+            ),
+            **AUTH_ERRORS,
+            404: error_response("Unknown world."),
+            429: WRITE_ERRORS[429],
+            503: WRITE_ERRORS[503],
+        },
+    )
+    def post(self, request: Request, world_id: str) -> Response:
+        body = ApplyDriftSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if not World.objects.filter(pk=world_id).exists():
+            raise ApiError(
+                DRIFT_UNKNOWN_WORLD.format(world_id=world_id),
+                status_code=status.HTTP_404_NOT_FOUND,
+                code="unknown_world",
+            )
+        require_world(request, world_id=world_id)
+        try:
+            run = apply_drift(
+                world_id=world_id,
+                until=body.validated_data.get("until"),
+                dry_run=body.validated_data["dry_run"],
+                **provenance(request),
+            )
+        except LedgerError as exc:
+            raise ledger_api_error(exc, field=exc.field) from exc
+        return Response(DriftRunSerializer(run).data)

@@ -336,5 +336,9 @@ PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD = int(
     os.environ.get("PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD", "1000")
 )
 
+# Characters per drift transaction: each chunk holds its characters' locks while it runs,
+# so writers to them wait for at most one chunk (ledger/services/drift.py).
+PIPEWORKS_DRIFT_CHUNK = int(os.environ.get("PIPEWORKS_DRIFT_CHUNK", "2000"))
+
 # Where world policy files live: <dir>/<world_id>/policies/{axes,thresholds}.yaml.
 PIPEWORKS_WORLDS_DIR = Path(os.environ.get("PIPEWORKS_WORLDS_DIR") or BASE_DIR / "data" / "worlds")

@@ -5,6 +5,7 @@ these tests prepare a database of their own through `manage.py` and talk to the 
 only over HTTP, as a game server would.
 """
 
+import http.client
 import json
 import os
 import signal
@@ -164,7 +165,8 @@ def post(url: str, token: str, path: str, body: dict) -> tuple[int, dict | None]
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
-    except (OSError, json.JSONDecodeError):
+    except (OSError, http.client.HTTPException, json.JSONDecodeError):
+        # A worker killed mid-answer: no answer (IncompleteRead is not an OSError).
         return 0, None
 
 

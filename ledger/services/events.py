@@ -9,8 +9,11 @@ COMMIT itself raises ``OutcomeUnknown`` (``pipeworks.transactions``), because th
 knows whether the event was written.
 """
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -367,6 +370,110 @@ def _record(
     )
     created = _recorded_events(event_ids, rows, fresh, types, delta_rows, registry)
     return idempotency.line_up(outcomes, created)
+
+
+@dataclass(frozen=True)
+class ComputedEvent:
+    """A system event whose deltas its writer computed under its own locks (drift).
+
+    ``deltas`` are ``(character_id, axis_id, old, new, applied, requested)``, each already
+    clamped and quantised as ``apply_delta`` would (``verify_ledger`` checks it);
+    ``occurred_at`` is the game time it stands for.
+    """
+
+    event_type: str
+    deltas: list[tuple[int, int, float, float, float, float]]
+    metadata: dict[str, str]
+    occurred_at: datetime
+
+    @property
+    def request_hash(self) -> str:
+        """The digest of what was asked, as a client event's (the column is required)."""
+        request = {
+            "event_type": self.event_type,
+            "deltas": [[cid, axis_id, requested] for cid, axis_id, *_, requested in self.deltas],
+            "metadata": self.metadata,
+        }
+        canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def record_computed_events(
+    *,
+    world: World,
+    registry: WorldRegistry,
+    events: list[ComputedEvent],
+    provenance: Provenance,
+    seeds: Mapping[int, int],
+    scores: Mapping[int, list[state.LockedScore]],
+    now: datetime,
+) -> list[int]:
+    """Write events computed by the caller, with the same rows ``apply_events`` writes.
+
+    Call inside the caller's transaction, after locking the touched characters (their
+    ``seeds``) and all their score rows (``scores``, by character; updated here). The
+    scores, seeds (+1 per event touching a character) and snapshots move as for any
+    event. Returns the new event ids, in order.
+    """
+    names = sorted({event.event_type for event in events})
+    types = statements.find_event_types(world.world_id, names)
+    for name in names:
+        if name not in types:
+            types[name] = (EventType.objects.get_or_create(world=world, name=name)[0].pk, "")
+    rows = [
+        (
+            world.world_id,
+            types[event.event_type][0],
+            now,
+            None,
+            event.request_hash,
+            event.occurred_at,
+            provenance.actor.user_id,
+            provenance.actor.name,
+            provenance.actor.key,
+            provenance.source,
+            provenance.request_id,
+            world.policy_hash,
+            None,
+        )
+        for event in events
+    ]
+    event_ids = statements.insert_events(EVENT_COLUMNS, rows)
+    by_key = {
+        (score.character_id, score.axis_id): score
+        for character_scores in scores.values()
+        for score in character_scores
+    }
+    delta_rows, metadata_rows, changed = [], [], {}
+    touched: dict[int, int] = {}
+    for event_id, event in zip(event_ids, events, strict=True):
+        for character_id, axis_id, old, new, applied, requested in event.deltas:
+            delta_rows.append(
+                (event_id, world.world_id, character_id, axis_id, old, new, applied, requested)
+            )
+            score = by_key[(character_id, axis_id)]
+            score.axis_score = new
+            changed[score.id] = new
+            touched[character_id] = touched.get(character_id, 0) + 1
+        metadata_rows += [
+            (event_id, world.world_id, key, value) for key, value in sorted(event.metadata.items())
+        ]
+    statements.insert_rows(EventEntityAxisDelta, DELTA_COLUMNS, delta_rows)
+    statements.insert_rows(EventMetadata, METADATA_COLUMNS, metadata_rows)
+    state.update_scores(sorted(changed.items()), now=now)
+    state.write_snapshots(
+        registry=registry,
+        states=[
+            state.CharacterState(
+                character_id=character_id,
+                seed=seeds[character_id] + count,
+                scores={score.axis_id: score.axis_score for score in scores[character_id]},
+            )
+            for character_id, count in sorted(touched.items())
+        ],
+        now=now,
+    )
+    return event_ids
 
 
 def _event_types(world: World, requests: list[EventRequest], located) -> dict[str, tuple[int, str]]:

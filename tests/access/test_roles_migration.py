@@ -26,6 +26,8 @@ VIEW_PERMISSIONS = {
     "ledger.view_event",
     "ledger.view_evententityaxisdelta",
     "ledger.view_eventmetadata",
+    "ledger.view_driftclock",
+    "ledger.view_driftstate",
 }
 
 

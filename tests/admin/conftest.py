@@ -5,6 +5,16 @@ import pytest
 from ledger.services import apply_event
 from tests.factories import CharacterFactory
 
+# The permissions of the two roles, as the admin tests give them to users directly.
+INSPECTOR = [
+    "ledger.view_event",
+    "ledger.view_evententityaxisdelta",
+    "ledger.view_eventmetadata",
+    "worlds.view_character",
+    "worlds.view_world",
+]
+GAME_MASTER = [*INSPECTOR, "ledger.apply_event", "ledger.reverse_event"]
+
 
 def messages_of(response) -> list[str]:
     """Return the messages a followed admin response rendered."""

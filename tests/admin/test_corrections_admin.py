@@ -24,7 +24,7 @@ from ledger.services import (
 )
 from ledger.services.events import REVERSAL_ALREADY_REVERSED
 from ledger.services.reversal import REVERSAL_OF_REVERSAL, REVERSAL_RETIRED_AXIS
-from tests.admin.conftest import messages_of
+from tests.admin.conftest import GAME_MASTER, INSPECTOR, messages_of
 from tests.api.conftest import retire_axis
 from tests.conftest import table_state
 from tests.factories import CharacterFactory, UserFactory
@@ -36,15 +36,6 @@ from worlds.admin.characters import (
 )
 
 pytestmark = pytest.mark.usefixtures("synced")
-
-INSPECTOR = [
-    "ledger.view_event",
-    "ledger.view_evententityaxisdelta",
-    "ledger.view_eventmetadata",
-    "worlds.view_character",
-    "worlds.view_world",
-]
-GAME_MASTER = [*INSPECTOR, "ledger.apply_event", "ledger.reverse_event"]
 
 
 def event_url(event_id: int) -> str:

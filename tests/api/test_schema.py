@@ -59,6 +59,7 @@ def test_schema_lists_every_endpoint_and_method(schema):
         "/admin/events/{event_id}/reverse": ["post"],
         "/admin/worlds/": ["get"],
         "/admin/worlds/{world_id}/policy": ["get"],
+        "/admin/worlds/{world_id}/drift": ["post"],
     }
 
 
@@ -208,6 +209,11 @@ def test_schema_bounds_the_ids_and_strings_of_the_urls(schema):
         ),
         ("/admin/worlds/", "get", {"200", "401", "403"}),
         ("/admin/worlds/{world_id}/policy", "get", {"200", "401", "403", "404"}),
+        (
+            "/admin/worlds/{world_id}/drift",
+            "post",
+            {"200", "400", "401", "403", "404", "429", "503"},
+        ),
     ],
 )
 def test_schema_documents_every_status_with_the_error_shape(schema, path, method, statuses):

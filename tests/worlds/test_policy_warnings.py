@@ -62,7 +62,7 @@ def test_unknown_keys_are_warnings_only(tmp_path):
         PolicyIssue(
             axes_path,
             "axes.wealth.colour",
-            unknown("colour", "values, ordering, default, description"),
+            unknown("colour", "values, ordering, default, description, drift"),
             5,
         ),
         PolicyIssue(

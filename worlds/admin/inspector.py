@@ -15,6 +15,7 @@ from ledger.selectors import (
     get_character_state_as_of,
     list_character_events,
 )
+from worlds.admin.drift import drift_summary
 from worlds.models import Character
 
 INSPECTOR_EVENT_LIMIT = 50
@@ -245,8 +246,9 @@ def event_rows(character: Character) -> tuple[list[dict], bool]:
     """Return the latest events with display fields, and whether older ones exist.
 
     Each event carries its provenance and corrections as the API shows them (``actor``,
-    ``source``, ``reverses``, ``reversed_by``), and ``actor_url``: the ledger filtered to
-    the actor's events, when the actor was a user.
+    ``source``, ``reverses``, ``reversed_by``), ``actor_url``: the ledger filtered to
+    the actor's events, when the actor was a user, and ``drift``: a drift event's periods
+    and rule (``drift_summary``), read from its metadata.
     """
     page = list_character_events(character, limit=INSPECTOR_EVENT_LIMIT)
     events = []
@@ -270,6 +272,7 @@ def event_rows(character: Character) -> tuple[list[dict], bool]:
                 **event,
                 "deltas": deltas,
                 "metadata": sorted(event["metadata"].items()),
+                "drift": drift_summary(event),
                 "actor_url": actor_events_url(user_id) if user_id is not None else None,
             }
         )

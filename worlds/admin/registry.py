@@ -1,4 +1,8 @@
-"""Worlds: validation reports, sync status against the files, and syncing from them."""
+"""Worlds: validation reports, sync status against the files, and syncing from them.
+
+A world's page also shows its Drift panel (``worlds.admin.drift``); who may apply events
+in the world pauses and resumes its drift there, recorded as the actor.
+"""
 
 from pathlib import Path
 
@@ -11,8 +15,24 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from access.roles import APPLY_PERMISSION
+from access.selectors import may_use_world
+from ledger.exceptions import LedgerError
+from ledger.models import DriftState, Source
+from ledger.services.drift import apply_drift, pause_drift, resume_drift
 from pipeworks.admin import ReadOnlyAdmin, policy_files_hint, report_messages
 from pipeworks.transactions import OutcomeUnknown, atomic_commit
+from worlds.admin.drift import (
+    DRIFT_ALREADY_PAUSED,
+    DRIFT_DATABASE_FAILED,
+    DRIFT_NOT_PAUSED,
+    DRIFT_OUTCOME_UNKNOWN,
+    DRIFT_PAUSED,
+    DRIFT_PAUSED_LOGGED,
+    DRIFT_RESUMED,
+    DRIFT_RESUMED_LOGGED,
+    drift_panel,
+)
 from worlds.exceptions import PolicySyncError
 from worlds.models import World
 from worlds.policies import PolicyReport, load_world_policy
@@ -91,6 +111,14 @@ class WorldAdmin(ReadOnlyAdmin):
         # The registry is read-only in forms; syncing is the one way to change it.
         return request.user.has_perm("worlds.change_world")
 
+    def has_drift_permission(self, request, obj=None) -> bool:
+        """Pause and resume drift: who may apply events; in ``obj``'s world when given."""
+        return (
+            self.has_view_permission(request, obj)
+            and request.user.has_perm(APPLY_PERMISSION)
+            and (obj is None or may_use_world(request.user, world_id=obj.world_id))
+        )
+
     @admin.display(description="policy hash")
     def short_hash(self, obj):
         return obj.policy_hash[:12]
@@ -126,6 +154,10 @@ class WorldAdmin(ReadOnlyAdmin):
                     "sync_status": text,
                     "can_sync": self.has_sync_permission(request),
                     "sync_url": reverse("admin:worlds_world_sync", args=[obj.pk]),
+                    "drift": drift_panel(obj),
+                    "can_drift": self.has_drift_permission(request, obj),
+                    "pause_drift_url": reverse("admin:worlds_world_pause_drift", args=[obj.pk]),
+                    "resume_drift_url": reverse("admin:worlds_world_resume_drift", args=[obj.pk]),
                 }
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -135,6 +167,16 @@ class WorldAdmin(ReadOnlyAdmin):
         return [
             path("sync-all/", view(self.sync_all_view), name="worlds_world_sync_all"),
             path("<path:object_id>/sync/", view(self.sync_view), name="worlds_world_sync"),
+            path(
+                "<path:object_id>/drift/pause/",
+                view(self.pause_drift_view),
+                name="worlds_world_pause_drift",
+            ),
+            path(
+                "<path:object_id>/drift/resume/",
+                view(self.resume_drift_view),
+                name="worlds_world_resume_drift",
+            ),
             *super().get_urls(),
         ]
 
@@ -201,3 +243,90 @@ class WorldAdmin(ReadOnlyAdmin):
             return
         for level, message in done:
             self.message_user(request, message, level)
+
+    # Drift ------------------------------------------------------------------------------
+
+    def pause_drift_view(self, request, object_id):
+        """Apply the drift due, then pause the world's drift; POST only (CSRF checked)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        world = self._drift_world(request, object_id)
+        try:
+            # The catch-up runs first in its own chunked transactions, as a cron run
+            # would; the pause and its admin log entry then commit together.
+            caught_up = apply_drift(
+                world_id=world.world_id,
+                actor=request.user,
+                source=Source.ADMIN,
+                request_id=getattr(request, "request_id", None),
+            )
+            with atomic_commit():
+                run = pause_drift(
+                    world_id=world.world_id,
+                    actor=request.user,
+                    source=Source.ADMIN,
+                    request_id=getattr(request, "request_id", None),
+                )
+                deltas = caught_up.deltas + run.deltas
+                if not run.paused:
+                    self.log_change(request, world, DRIFT_PAUSED_LOGGED.format(deltas=deltas))
+        except (LedgerError, OutcomeUnknown, OperationalError, InterfaceError) as exc:
+            self._drift_failed(request, world, exc, "paused")
+        else:
+            if run.paused:
+                state = DriftState.objects.filter(world=world).first()
+                by = (state.paused_by if state else "") or "?"
+                message = DRIFT_ALREADY_PAUSED.format(world=world.world_id, by=by)
+                self.message_user(request, message, messages.INFO)
+            else:
+                message = DRIFT_PAUSED.format(world=world.world_id, deltas=deltas)
+                self.message_user(request, message, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:worlds_world_change", args=[world.pk]))
+
+    def resume_drift_view(self, request, object_id):
+        """Resume the world's drift, skipping the periods that passed; POST only."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        world = self._drift_world(request, object_id)
+        try:
+            with atomic_commit():
+                resumed = resume_drift(
+                    world_id=world.world_id, actor=request.user, source=Source.ADMIN
+                )
+                if resumed:
+                    self.log_change(request, world, DRIFT_RESUMED_LOGGED)
+        except (LedgerError, OutcomeUnknown, OperationalError, InterfaceError) as exc:
+            self._drift_failed(request, world, exc, "resumed")
+        else:
+            if resumed:
+                message = DRIFT_RESUMED.format(world=world.world_id)
+                self.message_user(request, message, messages.SUCCESS)
+            else:
+                message = DRIFT_NOT_PAUSED.format(world=world.world_id)
+                self.message_user(request, message, messages.INFO)
+        return HttpResponseRedirect(reverse("admin:worlds_world_change", args=[world.pk]))
+
+    def _drift_world(self, request, object_id) -> World:
+        """Return the world a drift button posts to, or refuse it (403, 404).
+
+        ``WorldAdmin`` lists every world, so a world the user may not use is found and
+        refused (403), as the character and event pages refuse theirs.
+        """
+        if not self.has_drift_permission(request):
+            raise PermissionDenied
+        world = self.get_object(request, unquote(object_id))
+        if world is None:
+            raise Http404(f"No world {object_id!r}.")
+        if not self.has_drift_permission(request, world):
+            raise PermissionDenied
+        return world
+
+    def _drift_failed(self, request, world: World, exc: Exception, done: str) -> None:
+        if isinstance(exc, LedgerError):
+            message = exc.message
+        elif isinstance(exc, OutcomeUnknown):
+            message = DRIFT_OUTCOME_UNKNOWN.format(world=world.world_id, done=done)
+        else:
+            error = type(exc).__name__
+            message = DRIFT_DATABASE_FAILED.format(error=error, world=world.world_id, done=done)
+        self.message_user(request, message, messages.ERROR)

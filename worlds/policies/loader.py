@@ -149,6 +149,7 @@ def _build_policy(
                 bands=axis_bands,
                 default_score=definition.default_score,
                 description=definition.description,
+                drift=definition.drift,
             )
         )
     return WorldPolicy(world_id, version, policy_hash, tuple(axes))

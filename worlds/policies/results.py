@@ -52,6 +52,35 @@ class Band:
 
 
 @dataclass(frozen=True)
+class Drift:
+    """How an axis's score changes with time: ``rate`` per ``period`` seconds.
+
+    Without ``toward`` the sign of ``rate`` is the direction and the score is clamped to
+    [0, 1]; with it, the score moves by ``abs(rate)`` toward ``toward`` and stops there.
+    ``rate`` and ``toward`` are whole multiples of 1e-6 (the scores' precision), so any
+    number of periods applied at once equals the periods applied one by one.
+    """
+
+    rate: float
+    period: int
+    toward: float | None = None
+
+    def describe(self) -> str:
+        """Return the rule as a person reads it: ``+0.01 every 1d toward 0.5``."""
+        text = f"{self.rate:+g} every {format_period(self.period)}"
+        return text if self.toward is None else f"{text} toward {self.toward:g}"
+
+
+PERIOD_UNITS = (("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
+
+
+def format_period(seconds: int) -> str:
+    """Return ``seconds`` in the largest unit that divides it: 86400 -> ``1d``."""
+    unit, size = next((unit, size) for unit, size in PERIOD_UNITS if seconds % size == 0)
+    return f"{seconds // size}{unit}"
+
+
+@dataclass(frozen=True)
 class AxisPolicy:
     """One axis of a world: its ordering and, for an ordinal axis, ascending bands.
 
@@ -65,6 +94,7 @@ class AxisPolicy:
     bands: tuple[Band, ...]
     default_score: float
     description: str = ""
+    drift: Drift | None = None
     _mins: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 
+from worlds.policies.results import PERIOD_UNITS, Drift
 from worlds.policies.yaml_source import _Collector, _Source
 
 DEFAULT_AXIS_SCORE = 0.5
@@ -19,7 +20,8 @@ _GAP_SLACK = 1e-9
 
 _AXIS_NAME_RE = re.compile(AXIS_NAME_PATTERN)
 _TOP_LEVEL_KEYS = ("version", "axes", "description")
-_AXIS_KEYS = ("values", "ordering", "default", "description")
+_AXIS_KEYS = ("values", "ordering", "default", "description", "drift")
+_DRIFT_KEYS = ("rate", "every", "toward")
 _ORDERING_KEYS = ("type", "values")
 _THRESHOLD_AXIS_KEYS = ("values",)
 _BAND_KEYS = ("min", "max")
@@ -42,6 +44,18 @@ POLICY_DUPLICATE_LABEL = "duplicate label {label!r}"
 POLICY_ORDERING_MISMATCH = "ordering.values {ordering!r} differs from values {values!r}"
 POLICY_NUMERIC_WITH_VALUES = "numeric axis {axis!r} has no labels, but {key} is {value!r}"
 POLICY_INVALID_DEFAULT = "default must be a finite number in [0, 1], got {value!r}"
+POLICY_INVALID_DRIFT_RATE = (
+    "drift rate must be a finite number in [-1, 1], a whole multiple of 0.000001 (the "
+    "scores' precision), got {value!r}"
+)
+POLICY_INVALID_DRIFT_PERIOD = (
+    "drift every must be a period of whole seconds from 1s to {max_days} days, like 30s, 15m, "
+    "1h, 1d, 7d or ISO 8601 PT1H, P1D, P1W (no months or years: their length varies), got "
+    "{value!r}"
+)
+POLICY_INVALID_DRIFT_TOWARD = (
+    "drift toward must be a finite number in [0, 1], a whole multiple of 0.000001, got {value!r}"
+)
 # Errors: thresholds.
 POLICY_MISSING_THRESHOLDS = "ordinal axis {axis!r} has no thresholds"
 POLICY_THRESHOLDS_FOR_UNKNOWN_AXIS = "thresholds for axis {axis!r}, which axes.yaml does not define"
@@ -60,6 +74,16 @@ POLICY_BAND_GAP = "gap of {gap:g} between band {prev!r} (max {pmax}) and band {l
 POLICY_UNKNOWN_KEY = "unknown key {key!r}; expected one of {expected}"
 
 
+MAX_DRIFT_PERIOD_DAYS = 3650
+SCORE_PRECISION = 1_000_000  # scores are kept to 1e-6: drift numbers are whole micro-units
+
+_SHORT_PERIOD_RE = re.compile(r"([1-9][0-9]{0,9})([smhdw])")
+_ISO_PERIOD_RE = re.compile(
+    r"P(?:([0-9]{1,5})W)?(?:([0-9]{1,5})D)?(?:T(?:([0-9]{1,6})H)?(?:([0-9]{1,8})M)?(?:([0-9]{1,10})S)?)?"
+)
+_ISO_SECONDS = (604_800, 86_400, 3_600, 60, 1)
+
+
 @dataclass(frozen=True)
 class _AxisDefinition:
     """What axes.yaml says about one axis; ``labels`` is None when unknown or invalid."""
@@ -68,6 +92,34 @@ class _AxisDefinition:
     labels: tuple[str, ...] | None
     default_score: float
     description: str
+    drift: Drift | None = None
+
+
+def parse_period(value: object) -> int | None:
+    """Return a drift period in seconds (``30s``, ``1d``, ``PT1H``, ``P1W``), or None if bad."""
+    if not isinstance(value, str):
+        return None
+    if match := _SHORT_PERIOD_RE.fullmatch(value):
+        size = dict(PERIOD_UNITS)[match[2]]
+        seconds = int(match[1]) * size
+    elif (
+        (match := _ISO_PERIOD_RE.fullmatch(value)) and value not in ("P", "PT") and value[-1] != "T"
+    ):
+        seconds = sum(
+            int(part or 0) * size for part, size in zip(match.groups(), _ISO_SECONDS, strict=True)
+        )
+    else:
+        return None
+    return seconds if 1 <= seconds <= MAX_DRIFT_PERIOD_DAYS * 86_400 else None
+
+
+def _micro(value: object, low: float, high: float) -> float | None:
+    """Return ``value`` if it is a finite number in [low, high] on the 1e-6 grid, else None."""
+    number = _finite(value)
+    if number is None or not low <= number <= high:
+        return None
+    scaled = number * SCORE_PRECISION
+    return number if abs(scaled - round(scaled)) < 1e-6 else None
 
 
 def _check_top_level(
@@ -124,6 +176,7 @@ def _check_axis(
     _warn_unknown_keys(source, path, entry, _AXIS_KEYS, collector)
     description = _check_description(source, path, entry, collector)
     default_score = _check_default(source, path, entry, collector)
+    drift = _check_drift(source, path, entry, collector)
     ordering_type, ordering = _check_ordering(source, name, entry, collector)
 
     if ordering_type == "numeric":
@@ -132,12 +185,12 @@ def _check_axis(
             if value is not None and value != []:
                 message = POLICY_NUMERIC_WITH_VALUES.format(axis=name, key=key, value=value)
                 collector.error(source, (*path, *key.split(".")), message)
-        return _AxisDefinition("numeric", (), default_score, description)
+        return _AxisDefinition("numeric", (), default_score, description, drift)
 
     # With no usable ordering type, the labels' rules are unknown; checking them as
     # ordinal would bury the one real error under guesses.
     if ordering_type != "ordinal":
-        return _AxisDefinition(None, None, default_score, description)
+        return _AxisDefinition(None, None, default_score, description, drift)
     labels = _check_labels(source, (*path, "values"), entry, collector)
     if labels is not None:
         ordering_path = (*path, "ordering", "values")
@@ -148,7 +201,46 @@ def _check_axis(
                 ordering=ordering["values"], values=list(labels)
             )
             collector.error(source, ordering_path, message)
-    return _AxisDefinition("ordinal", labels, default_score, description)
+    return _AxisDefinition("ordinal", labels, default_score, description, drift)
+
+
+def _check_drift(
+    source: _Source, path: tuple[str, ...], entry: dict, collector: _Collector
+) -> Drift | None:
+    """Check an axis's ``drift`` (``rate`` and ``every`` required, ``toward`` optional)."""
+    if "drift" not in entry:
+        return None
+    drift = entry["drift"]
+    path = (*path, "drift")
+    if not isinstance(drift, dict):
+        collector.error(source, path, POLICY_NOT_A_MAPPING.format(kind=_kind(drift)))
+        return None
+    _warn_unknown_keys(source, path, drift, _DRIFT_KEYS, collector)
+    valid = True
+    for key in ("rate", "every"):
+        if key not in drift:
+            collector.error(source, (*path, key), POLICY_MISSING_KEY.format(key=key))
+            valid = False
+    rate = _micro(drift.get("rate"), -1.0, 1.0)
+    if "rate" in drift and rate is None:
+        message = POLICY_INVALID_DRIFT_RATE.format(value=drift["rate"])
+        collector.error(source, (*path, "rate"), message)
+        valid = False
+    period = parse_period(drift.get("every"))
+    if "every" in drift and period is None:
+        message = POLICY_INVALID_DRIFT_PERIOD.format(
+            value=drift["every"], max_days=MAX_DRIFT_PERIOD_DAYS
+        )
+        collector.error(source, (*path, "every"), message)
+        valid = False
+    toward = None
+    if "toward" in drift:
+        toward = _micro(drift["toward"], 0.0, 1.0)
+        if toward is None:
+            message = POLICY_INVALID_DRIFT_TOWARD.format(value=drift["toward"])
+            collector.error(source, (*path, "toward"), message)
+            valid = False
+    return Drift(rate=rate, period=period, toward=toward) if valid else None
 
 
 def _check_ordering(

@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from axes.models import Axis, AxisValue, CharacterAxisScore
 from axes.registry import get_world_registry
+from ledger.models import DriftClock, DriftState
 from ledger.services import AXES_ADDED, create_scores, record_system_event, refresh_snapshots
+from ledger.services.drift import apply_drift
 from pipeworks.transactions import atomic_commit
 from worlds.exceptions import PolicySyncError
 from worlds.models import Character, World
@@ -81,6 +83,7 @@ def sync_world_policies(
     if dry_run or all(recorded.get(r.world_id) == r.policy_hash for r in reports):
         plans = [_plan_world(report) for report in reports]
     else:
+        _settle_drift(reports)
         plans = _plan_and_carry_out(reports, progress)
     return SyncResult(plans=plans, dry_run=dry_run)
 
@@ -182,6 +185,10 @@ def _axis_differences(
         differences.append(f"default {axis.default_score} -> {axis_policy.default_score}")
     if axis.description != axis_policy.description:
         differences.append("description")
+    if axis.drift != axis_policy.drift:
+        differences.append(
+            f"drift {_describe_drift(axis.drift)} -> {_describe_drift(axis_policy.drift)}"
+        )
     current = [(b.value, b.ordinal, b.min_score, b.max_score) for b in bands]
     wanted = [(b.label, b.ordinal, b.min_score, b.max_score) for b in axis_policy.bands]
     bands_differ = current != wanted
@@ -215,6 +222,8 @@ def _plan_and_carry_out(reports: list[PolicyReport], progress: Progress | None) 
 def _carry_out(plan: WorldPlan, now, progress: Progress | None) -> None:
     """Execute the steps of one plan in order, recording in ``plan.done`` what was written."""
     world, _ = World.objects.select_for_update().get_or_create(pk=plan.world_id)
+    # Drift runs lock this row before characters and clocks; so does the sync.
+    DriftState.objects.select_for_update().get_or_create(world=world)
     backfilled: set[int] = set()
     for step in plan.steps:
         match step:
@@ -241,12 +250,54 @@ def _carry_out(plan: WorldPlan, now, progress: Progress | None) -> None:
                 refreshed = refresh_snapshots(world=world, skip=backfilled, progress=progress)
                 done = RederiveSnapshots(characters=refreshed + len(backfilled))
         plan.done.append(done)
+    _reconcile_drift_clocks(world, now)
+
+
+def _reconcile_drift_clocks(world: World, now) -> None:
+    """Give every active drifting axis a clock (starting now), and drop the others' clocks."""
+    drifting = set(
+        Axis.objects.filter(world=world, is_active=True, drift_rate__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    DriftClock.objects.filter(world=world).exclude(axis_id__in=drifting).delete()
+    have = set(DriftClock.objects.filter(world=world).values_list("axis_id", flat=True))
+    DriftClock.objects.bulk_create(
+        DriftClock(axis_id=axis_id, world=world, started_at=now, applied_until=now)
+        for axis_id in sorted(drifting - have)
+    )
+
+
+def _settle_drift(reports: list[PolicyReport]) -> None:
+    """Apply the drift due under the rules a sync is about to change or remove.
+
+    A rule change then applies from the sync: the periods that ended before it drift by
+    the old rule, the period in progress by the new one.
+    """
+    for report in reports:
+        old = {
+            axis.name: axis.drift
+            for axis in Axis.objects.filter(
+                world_id=report.world_id, is_active=True, drift_rate__isnull=False
+            )
+        }
+        new = {axis.name: axis.drift for axis in report.policy.axes}
+        if any(new.get(name) != drift for name, drift in old.items()):
+            apply_drift(world_id=report.world_id)
+
+
+def _describe_drift(drift) -> str:
+    return "none" if drift is None else drift.describe()
 
 
 def _write_axis(world: World, step: WriteAxis, now) -> None:
     axis_policy = step.policy
+    drift = axis_policy.drift
     fields = {
         "description": axis_policy.description,
+        "drift_rate": drift and drift.rate,
+        "drift_period": drift and drift.period,
+        "drift_toward": drift and drift.toward,
         "ordering_json": axis_policy.ordering_json(),
         "default_score": axis_policy.default_score,
         "is_active": True,
