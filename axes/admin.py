@@ -18,7 +18,15 @@ class AxisValueInline(ReadOnlyInline):
 
 @admin.register(Axis)
 class AxisAdmin(ReadOnlyAdmin):
-    list_display = ("name", "world", "ordering_type", "bands", "default_score", "is_active")
+    list_display = (
+        "name",
+        "world",
+        "ordering_type",
+        "bands",
+        "default_score",
+        "drift_rule",
+        "is_active",
+    )
     list_filter = ("world", "is_active")
     search_fields = ("name", "description")
     list_select_related = ("world",)
@@ -30,6 +38,7 @@ class AxisAdmin(ReadOnlyAdmin):
         "description",
         "ordering_json",
         "default_score",
+        "drift_rule",
         "is_active",
         "retired_at",
         "created_at",
@@ -50,6 +59,10 @@ class AxisAdmin(ReadOnlyAdmin):
     @admin.display(description="ordering")
     def ordering_type(self, obj):
         return obj.ordering_type
+
+    @admin.display(description="drift")
+    def drift_rule(self, obj):
+        return "—" if obj.drift is None else obj.drift.describe()
 
     @admin.display(description="bands, in order")
     def bands(self, obj):

@@ -368,3 +368,11 @@ def test_character_page_queries_stay_the_same_with_drift_events(
         response = admin_client.get(url)
     drifts = [event["drift"] for event in response.context["inspector"]["events"]]
     assert [d["periods"] for d in drifts if d] == [1, 2, 3]
+
+
+def test_the_axis_registry_shows_each_axis_drift(admin_client, worlds_dir):
+    add_drift(worlds_dir)
+
+    page = admin_client.get(reverse("admin:axes_axis_changelist")).content.decode()
+
+    assert "+0.01 every 1h toward 0.5" in page

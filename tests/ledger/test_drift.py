@@ -13,6 +13,7 @@ from axes.scoring import apply_delta
 from ledger.exceptions import LedgerError
 from ledger.models import DriftClock, DriftState, Event, EventEntityAxisDelta, Source
 from ledger.provenance import _os_user as os_user
+from ledger.selectors import get_character_state_as_of
 from ledger.services import apply_event, drift
 from ledger.services.drift import apply_drift, drift_score, pause_drift, periods_for, resume_drift
 from ledger.verification import verify_ledger
@@ -339,13 +340,20 @@ def test_a_paused_world_does_not_drift_and_skips_the_paused_periods(drifting):
 
 def test_drift_deltas_are_ordinary_for_rebuild_and_as_of_reads(drifting):
     rewind(3)
-    apply_event(world_id="alpha", event_type="loot", deltas={drifting.pk: {"luck": 0.1}})
-    apply_drift(world_id="alpha")
+    loot = apply_event(world_id="alpha", event_type="loot", deltas={drifting.pk: {"luck": 0.1}})
+    [run] = apply_drift(world_id="alpha").axes
+    later = apply_event(world_id="alpha", event_type="loot", deltas={drifting.pk: {"luck": 0.1}})
 
     call_command("rebuild_scores", "alpha", verbosity=0)
 
-    assert score(drifting, "luck") == 0.403
+    assert score(drifting, "luck") == 0.503
     assert verify_ledger().clean
+
+    def luck_as_of(event_id):
+        axes = get_character_state_as_of(drifting, event_id)
+        return next(axis.axis_score for axis in axes if axis.axis_name == "luck")
+
+    assert [luck_as_of(e) for e in (loot.pk, run.events[0], later.pk)] == [0.4, 0.403, 0.503]
 
 
 # The command ------------------------------------------------------------------------------
