@@ -44,6 +44,8 @@ from worlds.models import Character
 LOGIN_URL = "/admin/login/"
 # Routes anyone may open; each maps to what it answers them.
 PUBLIC = {"admin/login/": "the admin login form"}
+# Probes anyone may call (GET, HEAD); they reveal three booleans at most.
+PROBES = {"healthz", "readyz"}
 METHODS = ["get", "get-html", "post"]
 
 
@@ -129,6 +131,17 @@ def request(client: Client, method: str, url: str):
     return client.post(url, {})
 
 
+def assert_probe_reveals_nothing(response, method: str) -> None:
+    """A probe answers GET with its status (and readiness checks) only, and refuses POST."""
+    if method == "post":
+        assert response.status_code == 405
+        return
+    assert response.status_code in (200, 503)
+    body = response.json()
+    assert set(body) <= {"status", "checks"}
+    assert set(body.get("checks", {})) <= {"database", "migrations", "policies"}
+
+
 def is_refused(response, method: str) -> bool:
     if response.status_code in (401, 403):
         return True
@@ -170,6 +183,8 @@ def test_every_route_refuses_anonymous_visitors(targets, route):
             if route in PUBLIC:
                 assert response.status_code == 200, (method, url)
                 assert b'id="login-form"' in response.content
+            elif route in PROBES:
+                assert_probe_reveals_nothing(response, method)
             elif route == "admin/logout/":
                 # Django sends an anonymous logout to the index, which sends it to login.
                 assert response.status_code == 302 and response["Location"] == "/admin/"
@@ -190,6 +205,8 @@ def test_every_route_answers_signed_in_users_who_are_not_staff_with_403(targets,
             if route in PUBLIC:
                 assert response.status_code == 200, (method, url)
                 assert b'id="login-form"' in response.content
+            elif route in PROBES:
+                assert_probe_reveals_nothing(response, method)
             elif method == "get-html" and response.status_code == 406:
                 assert b"not_acceptable" in response.content
             else:
@@ -263,7 +280,9 @@ def test_no_route_fails_and_no_narrow_key_writes(targets, route, scope):
             assert response.status_code < 500, (method, url, response.status_code)
             if scope in READ_ONLY_KEYS:
                 assert table_state() == before, (method, url, response.status_code)
-            if route not in API_ROUTES and route not in PUBLIC and route != "admin/logout/":
+            if route in PROBES:
+                assert_probe_reveals_nothing(response, method)
+            elif route not in API_ROUTES | PUBLIC.keys() and route != "admin/logout/":
                 assert (
                     is_refused(response, method)
                     or response.status_code in (200, 405)
