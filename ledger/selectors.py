@@ -6,6 +6,7 @@ history.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import OuterRef, Subquery
 
@@ -103,6 +104,10 @@ def list_character_events(
     source: str | None = None,
     reversal: bool | None = None,
     reversed: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    occurred_since: datetime | None = None,
+    occurred_until: datetime | None = None,
 ) -> EventPage:
     """Return the events that changed ``character``, newest first, with its deltas only.
 
@@ -118,6 +123,10 @@ def list_character_events(
             provenance existed.
         reversal: True: only reversals; False: no reversals.
         reversed: True: only events that were reversed; False: only those that were not.
+        since, until: Only events recorded (``timestamp``) in [since, until).
+        occurred_since, occurred_until: Only events whose game time (``occurred_at``) is
+            in [occurred_since, occurred_until); events recorded before provenance existed
+            have none and never match.
 
     Returns:
         The page; each event as a dict (see ``serialize_event``).
@@ -141,6 +150,14 @@ def list_character_events(
         touching = touching.filter(event__reverses__isnull=not reversal)
     if reversed is not None:
         touching = touching.filter(event__reversals__isnull=not reversed)
+    for lookup, value in (
+        ("event__timestamp__gte", since),
+        ("event__timestamp__lt", until),
+        ("event__occurred_at__gte", occurred_since),
+        ("event__occurred_at__lt", occurred_until),
+    ):
+        if value is not None:
+            touching = touching.filter(**{lookup: value})
     # One more than the page tells whether an older page exists.
     event_ids = list(
         touching.order_by("-event_id").values_list("event_id", flat=True).distinct()[: limit + 1]

@@ -48,6 +48,7 @@ from pipeworks.serializers import (
 )
 from worlds.models import Character
 
+API_EMPTY_TIME_RANGE = "{end} must be later than {start}"
 API_UNKNOWN_AXIS_FILTER = "unknown axis {axis!r} in world {world_id!r}"
 API_DUPLICATE_DELTA = (
     "character {character_id} and axis {axis!r} already appear at deltas.{first}; "
@@ -208,6 +209,26 @@ class CharacterEventsQuerySerializer(serializers.Serializer):
         choices=["true", "false"],
         help_text="`true`: only events that were reversed; `false`: only those that were not.",
     )
+    since = OffsetDateTimeField(
+        required=False, help_text="Only events recorded at or after this instant (ISO 8601)."
+    )
+    until = OffsetDateTimeField(
+        required=False, help_text="Only events recorded before this instant (ISO 8601)."
+    )
+    occurred_since = OffsetDateTimeField(
+        required=False, help_text="Only events whose game time (`occurred_at`) is at or after this."
+    )
+    occurred_until = OffsetDateTimeField(
+        required=False, help_text="Only events whose game time (`occurred_at`) is before this."
+    )
+
+    def validate(self, data: dict) -> dict:
+        for start, end in (("since", "until"), ("occurred_since", "occurred_until")):
+            if start in data and end in data and data[start] >= data[end]:
+                raise serializers.ValidationError(
+                    {end: [API_EMPTY_TIME_RANGE.format(start=start, end=end)]}, code="invalid"
+                )
+        return data
 
     def validate_reversal(self, value: str) -> bool:
         return value == "true"
