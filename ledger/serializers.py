@@ -48,7 +48,6 @@ from pipeworks.serializers import (
 )
 from worlds.models import Character
 
-API_EMPTY_TIME_RANGE = "{end} must be later than {start}"
 API_UNKNOWN_AXIS_FILTER = "unknown axis {axis!r} in world {world_id!r}"
 API_DUPLICATE_DELTA = (
     "character {character_id} and axis {axis!r} already appear at deltas.{first}; "
@@ -221,14 +220,6 @@ class CharacterEventsQuerySerializer(serializers.Serializer):
     occurred_until = OffsetDateTimeField(
         required=False, help_text="Only events whose game time (`occurred_at`) is before this."
     )
-
-    def validate(self, data: dict) -> dict:
-        for start, end in (("since", "until"), ("occurred_since", "occurred_until")):
-            if start in data and end in data and data[start] >= data[end]:
-                raise serializers.ValidationError(
-                    {end: [API_EMPTY_TIME_RANGE.format(start=start, end=end)]}, code="invalid"
-                )
-        return data
 
     def validate_reversal(self, value: str) -> bool:
         return value == "true"
