@@ -8,17 +8,23 @@ history.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery, Window
+from django.db.models.functions import RowNumber
 
 from axes.models import Axis, CharacterAxisScore
 from axes.registry import WorldRegistry, get_world_registry
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata
 from ledger.provenance import UNKNOWN
 from ledger.records import RecordedDelta, RecordedEvent
-from worlds.models import Character
+from pipeworks.serializers import MAX_ID
+from worlds.models import Character, World
 
 DEFAULT_EVENT_LIMIT = 50
 MAX_EVENT_LIMIT = 500
+# Characters per read of many: a page of the world, or the ids asked for. Two queries
+# whatever the count; the bound keeps the answer (snapshots included) to a few hundred kB.
+DEFAULT_CHARACTER_STATES_LIMIT = 100
+MAX_CHARACTER_STATES = 500
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,99 @@ def get_character_state_as_of(character: Character, event_id: int) -> list[AxisS
     if not scores:
         raise AsOfError(f"character {character.pk} did not exist yet at event {event_id}")
     return _axis_states(get_world_registry(character.world), scores)
+
+
+@dataclass(frozen=True)
+class CharacterStates:
+    """Characters of one world, each with its axis state.
+
+    ``states`` pairs each character (its ``world`` set) with its states by axis name;
+    ``missing`` lists the ids asked for that name no character of the world;
+    ``next_after`` is the id to page on from, None on the last page (and for ids).
+    """
+
+    states: list[tuple[Character, list[AxisState]]]
+    missing: list[int]
+    next_after: int | None
+
+
+def list_character_states(
+    world: World,
+    *,
+    ids: list[int] | None = None,
+    after: int = 0,
+    limit: int = DEFAULT_CHARACTER_STATES_LIMIT,
+) -> CharacterStates:
+    """Return the axis states of many characters of ``world`` in two queries.
+
+    One query reads the characters, one their scores; the registry comes from the
+    process cache. The states are those ``get_character_state`` returns, one by one.
+
+    Args:
+        world: The world, as loaded (its policy hash tells the snapshots' staleness).
+        ids: These characters, in this order, each once; an id of no character of the
+            world (unknown, of another world, or beyond any id) is listed in
+            ``missing`` instead. At most ``MAX_CHARACTER_STATES`` distinct ids.
+        after: Without ids: the characters with a larger id, in id order.
+        limit: Without ids: page size, 1 to ``MAX_CHARACTER_STATES``.
+    """
+    registry = get_world_registry(world)
+    characters = Character.objects.filter(world=world)
+    if ids is not None:
+        wanted = list(dict.fromkeys(ids))
+        if len(wanted) > MAX_CHARACTER_STATES:
+            raise ValueError(f"at most {MAX_CHARACTER_STATES} ids")
+        # An id beyond BIGINT names nothing (and is no valid query parameter).
+        found = {
+            character.pk: character
+            for character in characters.filter(pk__in=[pk for pk in wanted if 1 <= pk <= MAX_ID])
+        }
+        page = [found[pk] for pk in wanted if pk in found]
+        missing = [pk for pk in wanted if pk not in found]
+        next_after = None
+    else:
+        if not 1 <= limit <= MAX_CHARACTER_STATES:
+            raise ValueError(f"limit must be between 1 and {MAX_CHARACTER_STATES}")
+        # One more than the page tells whether another page follows.
+        page = list(characters.filter(pk__gt=after).order_by("pk")[: limit + 1])
+        next_after = page[limit - 1].pk if len(page) > limit else None
+        page = page[:limit]
+        missing = []
+    scores: dict[int, dict[int, float]] = {}
+    if page:
+        for character_id, axis_id, score in CharacterAxisScore.objects.filter(
+            character_id__in=[character.pk for character in page]
+        ).values_list("character_id", "axis_id", "axis_score"):
+            scores.setdefault(character_id, {})[axis_id] = score
+    for character in page:
+        character.world = world  # the loaded row: no query per character
+    return CharacterStates(
+        states=[
+            (character, _axis_states(registry, scores.get(character.pk, {}))) for character in page
+        ],
+        missing=missing,
+        next_after=next_after,
+    )
+
+
+def serialize_character_state(
+    character: Character, axes: list[AxisState], *, as_of: int | None = None
+) -> dict:
+    """Return a character's state as the API shows it (no query: ``world`` is loaded)."""
+    return {
+        "character_id": character.pk,
+        "world_id": character.world_id,
+        "name": character.name,
+        "state_seed": character.state_seed,
+        "state_version": character.state_version,
+        "state_updated_at": character.state_updated_at,
+        "policy_hash": character.world.policy_hash,
+        "snapshot_stale": character.snapshot_stale,
+        "base_state": character.base_state_json,
+        "current_state": character.current_state_json,
+        "as_of": as_of,
+        "axes": axes,
+    }
 
 
 def _axis_states(registry: WorldRegistry, scores: dict[int, float]) -> list[AxisState]:
@@ -169,13 +268,19 @@ def list_character_events(
 
 
 def load_recorded_events(
-    event_ids: list[int], *, character: Character | None = None, deltas: slice | None = None
+    event_ids: list[int],
+    *,
+    character: Character | None = None,
+    deltas: slice | None = None,
+    deltas_per_event: int | None = None,
 ) -> dict[int, Event]:
     """Return the events with these ids, each with its ``recorded`` deltas (3 queries).
 
     With ``character``, each record holds only that character's deltas. With ``deltas``
     (for one event), only that slice of its deltas in (character, axis) order: a wide
-    system event (an axis backfill over a whole world) is read a page at a time.
+    system event (an axis backfill over a whole world) is read a page at a time. With
+    ``deltas_per_event``, at most that many of each event's deltas, in (character, axis)
+    order; ``event.deltas_complete`` says whether that was all of them.
     """
     events = (
         Event.objects.filter(pk__in=event_ids)
@@ -185,16 +290,29 @@ def load_recorded_events(
         )
     )
     by_id = {event.pk: event for event in events}
+    for event in by_id.values():
+        event.deltas_complete = True
     rows = EventEntityAxisDelta.objects.filter(event_id__in=event_ids)
     if character is not None:
         rows = rows.filter(character=character)
     if deltas is not None:
         rows = rows.order_by("event_id", "character_id", "axis_id")[deltas]
+    if deltas_per_event is not None:
+        # One row past the cap tells that an event has more.
+        rank = Window(
+            RowNumber(), partition_by=F("event_id"), order_by=[F("character_id"), F("axis_id")]
+        )
+        rows = rows.annotate(rank=rank).filter(rank__lte=deltas_per_event + 1)
+        rows = rows.order_by("event_id", "character_id", "axis_id")
     by_event: dict[int, list[tuple]] = {}
     for row in rows.values_list(
         "event_id", "character_id", "axis_id", "old_score", "new_score", "delta", "requested_delta"
     ):
         by_event.setdefault(row[0], []).append(row[1:])
+    for event_id, event_rows in by_event.items():
+        if deltas_per_event is not None and len(event_rows) > deltas_per_event:
+            del event_rows[deltas_per_event:]
+            by_id[event_id].deltas_complete = False
     metadata: dict[int, dict[str, str]] = {}
     for event_id, key, value in EventMetadata.objects.filter(event_id__in=event_ids).values_list(
         "event_id", "key", "value"

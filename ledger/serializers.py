@@ -10,6 +10,7 @@ schema allows is refused only for the data it names, e.g. an axis the world does
 have (``EXPECTED_REFUSALS`` of ``tests/api/test_fuzz.py``).
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -17,9 +18,15 @@ from rest_framework import serializers
 
 from axes.registry import get_world_registry
 from ledger.exceptions import LedgerError
+from ledger.feed import DEFAULT_FEED_LIMIT, FEED_DELTAS_PER_EVENT, MAX_FEED_LIMIT
 from ledger.models import Source
 from ledger.provenance import UNKNOWN, max_occurred_at_skew
-from ledger.selectors import DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT
+from ledger.selectors import (
+    DEFAULT_CHARACTER_STATES_LIMIT,
+    DEFAULT_EVENT_LIMIT,
+    MAX_CHARACTER_STATES,
+    MAX_EVENT_LIMIT,
+)
 from ledger.services.validation import (
     APPLY_EVENT_TOO_MANY_DELTAS,
     APPLY_EVENTS_TOO_MANY,
@@ -161,7 +168,24 @@ class AxisStateQuerySerializer(serializers.Serializer):
     )
 
 
-class CharacterEventsQuerySerializer(serializers.Serializer):
+class TimeRangeQuerySerializer(serializers.Serializer):
+    """The half-open time-range filters of a character's events and of the feed."""
+
+    since = OffsetDateTimeField(
+        required=False, help_text="Only events recorded at or after this instant (ISO 8601)."
+    )
+    until = OffsetDateTimeField(
+        required=False, help_text="Only events recorded before this instant (ISO 8601)."
+    )
+    occurred_since = OffsetDateTimeField(
+        required=False, help_text="Only events whose game time (`occurred_at`) is at or after this."
+    )
+    occurred_until = OffsetDateTimeField(
+        required=False, help_text="Only events whose game time (`occurred_at`) is before this."
+    )
+
+
+class CharacterEventsQuerySerializer(TimeRangeQuerySerializer):
     limit = QueryIntegerField(
         required=False,
         default=DEFAULT_EVENT_LIMIT,
@@ -208,18 +232,6 @@ class CharacterEventsQuerySerializer(serializers.Serializer):
         choices=["true", "false"],
         help_text="`true`: only events that were reversed; `false`: only those that were not.",
     )
-    since = OffsetDateTimeField(
-        required=False, help_text="Only events recorded at or after this instant (ISO 8601)."
-    )
-    until = OffsetDateTimeField(
-        required=False, help_text="Only events recorded before this instant (ISO 8601)."
-    )
-    occurred_since = OffsetDateTimeField(
-        required=False, help_text="Only events whose game time (`occurred_at`) is at or after this."
-    )
-    occurred_until = OffsetDateTimeField(
-        required=False, help_text="Only events whose game time (`occurred_at`) is before this."
-    )
 
     def validate_reversal(self, value: str) -> bool:
         return value == "true"
@@ -238,6 +250,24 @@ class CharacterEventsQuerySerializer(serializers.Serializer):
 
 
 MAX_EVENT_DETAIL_DELTAS = 1000
+
+
+class WorldFeedQuerySerializer(TimeRangeQuerySerializer):
+    after = QueryIntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=MAX_ID,
+        help_text="Only events with a greater id: the last event processed, or the previous "
+        "page's `next_after`; 0 (the default) for the world's first event.",
+    )
+    limit = QueryIntegerField(
+        required=False,
+        default=DEFAULT_FEED_LIMIT,
+        min_value=1,
+        max_value=MAX_FEED_LIMIT,
+        help_text=f"Events per page, 1 to {MAX_FEED_LIMIT}.",
+    )
 
 
 class EventDetailQuerySerializer(serializers.Serializer):
@@ -574,6 +604,22 @@ class EventSerializer(serializers.Serializer):
     deltas = EventDeltaSerializer(many=True, help_text="By axis name, then character id.")
 
 
+class FeedEventSerializer(EventSerializer):
+    deltas_complete = serializers.BooleanField(
+        help_text=f"False when the event has more than {FEED_DELTAS_PER_EVENT} deltas (an "
+        "axis backfill, a drift run): page through them with GET /admin/events/{event_id}."
+    )
+
+
+class WorldFeedSerializer(serializers.Serializer):
+    world_id = serializers.CharField()
+    events = FeedEventSerializer(many=True, help_text="In ledger order (event_id ascending).")
+    next_after = serializers.IntegerField(
+        help_text="Pass as `after` to continue; store it once the page is processed."
+    )
+    has_more = serializers.BooleanField(help_text="More events are ready now: ask again at once.")
+
+
 class EventDetailSerializer(EventSerializer):
     next_deltas_offset = serializers.IntegerField(
         allow_null=True,
@@ -625,3 +671,144 @@ class DriftRunSerializer(serializers.Serializer):
     paused = serializers.BooleanField(help_text="The world's drift is paused: nothing applied.")
     deltas = serializers.IntegerField(help_text="Delta rows written (or, dry, that would be).")
     axes = DriftAxisSerializer(many=True)
+
+
+# The characters of a world: create one, read many (worlds/views.py) --------------------
+
+# At most MAX_CHARACTER_STATES ids of 1-19 digits each; 0 and ids beyond BIGINT name no
+# character, so they are listed as missing, not refused.
+IDS_PATTERN = rf"^[0-9]{{1,19}}(,[0-9]{{1,19}}){{0,{MAX_CHARACTER_STATES - 1}}}$"
+_ID = re.compile(r"^[0-9]{1,19}$")
+API_BAD_IDS = "ids must be character ids separated by commas, e.g. 1,2,3 (got {value!r})"
+API_TOO_MANY_IDS = (
+    f"ids takes at most {MAX_CHARACTER_STATES} ids (got {{count}}); "
+    "ask in several requests, or page through the world with after"
+)
+API_IDS_WITH_PAGING = (
+    "ids names the characters to read; after and limit page through the whole world "
+    "without ids: send one or the other"
+)
+API_UNKNOWN_SCORE_AXIS = "unknown axis {axis!r} in world {world_id!r}"
+API_RETIRED_SCORE_AXIS = "axis {axis!r} is retired in world {world_id!r} and takes no score"
+API_TOO_MANY_SCORES = (
+    f"scores takes at most {MAX_DELTAS_PER_EVENT} entries, one per axis of the world"
+)
+
+
+class CharacterStatesQuerySerializer(serializers.Serializer):
+    ids = StrictCharField(
+        required=False,
+        schema_rules={"pattern": IDS_PATTERN},
+        help_text=(
+            f"Up to {MAX_CHARACTER_STATES} character ids separated by commas, e.g. 1,2,3: "
+            "these characters, in this order, each once; an id that names no character "
+            "of this world (unknown, or of another world) is listed in `missing`. Not "
+            "with `after` or `limit` (400 ids_with_paging)."
+        ),
+    )
+    after = QueryIntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_ID,
+        help_text="Without `ids`: the characters with a larger id; the previous page's "
+        "`next_after`.",
+    )
+    limit = QueryIntegerField(
+        required=False,
+        default=DEFAULT_CHARACTER_STATES_LIMIT,
+        min_value=1,
+        max_value=MAX_CHARACTER_STATES,
+        help_text=f"Without `ids`: page size, 1 to {MAX_CHARACTER_STATES}.",
+    )
+
+    def validate_ids(self, value: str) -> list[int]:
+        parts = value.split(",")
+        if len(parts) > MAX_CHARACTER_STATES:
+            raise serializers.ValidationError(
+                API_TOO_MANY_IDS.format(count=len(parts)), code="too_many_ids"
+            )
+        if not all(_ID.match(part) for part in parts):
+            raise serializers.ValidationError(API_BAD_IDS.format(value=value), code="invalid")
+        return [int(part) for part in parts]
+
+    def validate(self, data: dict) -> dict:
+        paging = sorted({"after", "limit"} & set(self.initial_data))
+        if "ids" in data and paging:
+            raise serializers.ValidationError(
+                {paging[0]: [API_IDS_WITH_PAGING]}, code="ids_with_paging"
+            )
+        return data
+
+
+class CreateCharacterSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """A new character of the world named in the URL."""
+
+    name = StrictCharField(
+        max_length=200,
+        help_text="Display name, unique within the world (another character of the world "
+        "with this name: 409 duplicate_name).",
+    )
+    scores = BoundedDictField(
+        child=StrictFloatField(
+            min_value=0.0, max_value=1.0, schema_rules={"minimum": 0.0, "maximum": 1.0}
+        ),
+        required=False,
+        max_properties=MAX_DELTAS_PER_EVENT,
+        message=API_TOO_MANY_SCORES,
+        code="too_many_scores",
+        help_text=(
+            "Initial score by axis name, each in [0, 1]; the other active axes start at "
+            "their default (else 0.5). Any name but an active axis of the world is a 400 "
+            "(unknown_axis, retired_axis) naming `scores.<axis>`."
+        ),
+    )
+    idempotency_key = StrictCharField(
+        required=False,
+        allow_null=True,
+        schema_rules={"maxLength": MAX_IDEMPOTENCY_KEY_LENGTH},
+        help_text=(
+            "Optional client key, stored on the character's genesis event (unique among "
+            "the world's events). A retry with the same key, name and scores answers 200 "
+            "with the original character; the same key with another request answers 409."
+        ),
+    )
+
+    def validate_scores(self, value: dict[str, float]) -> dict[str, float]:
+        world = self.context["world"]
+        if world is None:
+            return value  # an unknown world: the view answers 404
+        registry = get_world_registry(world)
+        for axis_name in value:
+            axis = registry.by_name.get(axis_name)
+            if axis is None or not axis.is_active:
+                message = API_UNKNOWN_SCORE_AXIS if axis is None else API_RETIRED_SCORE_AXIS
+                raise serializers.ValidationError(
+                    {axis_name: [message.format(axis=axis_name, world_id=world.world_id)]},
+                    code="unknown_axis" if axis is None else "retired_axis",
+                )
+        return value
+
+
+class CharacterStateSerializer(CharacterAxisStateSerializer):
+    """A character's axis state, as ``GET /admin/characters/{id}/axis-state``, named."""
+
+    name = serializers.CharField()
+
+
+class CharacterStatesSerializer(serializers.Serializer):
+    world_id = serializers.CharField()
+    characters = CharacterStateSerializer(
+        many=True, help_text="With `ids`, in the order asked; else in id order."
+    )
+    missing = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text=(
+            "The ids asked for that name no character of this world (unknown, or of "
+            "another world), in the order asked; empty without `ids`."
+        ),
+    )
+    next_after = serializers.IntegerField(
+        allow_null=True,
+        help_text="Without `ids`: pass as `after` for the next page; null on the last page "
+        "and with `ids`.",
+    )

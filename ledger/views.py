@@ -4,12 +4,15 @@ Views parse and validate with serializers, call a selector or ``apply_event``, a
 serialize; the service owns the transaction and the domain rules.
 """
 
+import json
 import logging
 from dataclasses import replace
 
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +24,8 @@ from access.permissions import (
     require_world,
 )
 from ledger.exceptions import LedgerError
+from ledger.export import EXPORT_CHUNK, history_lines
+from ledger.feed import FeedBusy, settled_horizon, world_feed
 from ledger.models import Event, Source
 from ledger.provenance import Actor
 from ledger.selectors import (
@@ -29,6 +34,7 @@ from ledger.selectors import (
     get_character_state_as_of,
     list_character_events,
     load_recorded_events,
+    serialize_character_state,
     serialize_event,
 )
 from ledger.serializers import (
@@ -46,6 +52,8 @@ from ledger.serializers import (
     EventDetailSerializer,
     EventSerializer,
     ReverseEventSerializer,
+    WorldFeedQuerySerializer,
+    WorldFeedSerializer,
 )
 from ledger.services import apply_event, apply_events, reverse_event
 from ledger.services.drift import DRIFT_UNKNOWN_WORLD, apply_drift
@@ -321,19 +329,7 @@ class CharacterAxisStateView(StaffAPIView):
             raise ApiError(
                 str(exc), status_code=status.HTTP_404_NOT_FOUND, code="unknown_event", field="as_of"
             ) from exc
-        state = {
-            "character_id": character.pk,
-            "world_id": character.world_id,
-            "state_seed": character.state_seed,
-            "state_version": character.state_version,
-            "state_updated_at": character.state_updated_at,
-            "policy_hash": character.world.policy_hash,
-            "snapshot_stale": character.snapshot_stale,
-            "base_state": character.base_state_json,
-            "current_state": character.current_state_json,
-            "as_of": as_of,
-            "axes": axes,
-        }
+        state = serialize_character_state(character, axes, as_of=as_of)
         return Response(CharacterAxisStateSerializer(state).data)
 
 
@@ -616,3 +612,105 @@ class WorldDriftView(StaffAPIView):
         except LedgerError as exc:
             raise ledger_api_error(exc, field=exc.field) from exc
         return Response(DriftRunSerializer(run).data)
+
+
+class WorldFeedView(StaffAPIView):
+    permission_classes = [CanReadLedger]
+
+    @extend_schema(
+        operation_id="world_events_feed",
+        tags=["worlds"],
+        summary="A world's change feed: its events after `after`, in ledger order",
+        description=(
+            "Every event of the world (client events and system ones: genesis, axis "
+            "backfills, drift, reversals) with its deltas, metadata and provenance, in "
+            "`event_id` order. Store `next_after` once a page is processed and pass it as "
+            "`after`: each event is then seen exactly once, across restarts. Ids are drawn "
+            "at insert but become visible at commit; the feed serves an event only once "
+            "every earlier id is committed or rolled back (on PostgreSQL it waits for the "
+            "writes in flight, at most `PIPEWORKS_FEED_SETTLE_TIMEOUT` seconds, then "
+            "answers 503 `feed_busy`)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "world_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The world."
+            ),
+            WorldFeedQuerySerializer,
+        ],
+        responses={
+            200: WorldFeedSerializer,
+            400: error_response("A bad `after`, `limit` or time filter; `field` names it."),
+            **AUTH_ERRORS,
+            404: error_response("Unknown world."),
+            503: error_response(
+                "`feed_busy`: writes in flight did not end in time, so the page cannot be "
+                "known final yet; retry after `Retry-After`. `database_unavailable`: the "
+                "database is down."
+            ),
+        },
+    )
+    def get(self, request: Request, world_id: str) -> Response:
+        query = _query(WorldFeedQuerySerializer, request)
+        if not World.objects.filter(pk=world_id).exists():
+            raise ApiError(
+                DRIFT_UNKNOWN_WORLD.format(world_id=world_id),
+                status_code=status.HTTP_404_NOT_FOUND,
+                code="unknown_world",
+            )
+        require_world(request, world_id=world_id)
+        try:
+            horizon = settled_horizon()
+        except FeedBusy as exc:
+            raise ApiError(
+                str(exc), status_code=status.HTTP_503_SERVICE_UNAVAILABLE, code="feed_busy"
+            ) from exc
+        page = world_feed(world_id, horizon=horizon, **query)
+        body = {
+            "world_id": world_id,
+            "events": page.events,
+            "next_after": page.next_after,
+            "has_more": page.has_more,
+        }
+        return Response(WorldFeedSerializer(body).data)
+
+
+class JSONLinesRenderer(BaseRenderer):
+    """``application/x-ndjson``: errors of the export render as one JSON line too."""
+
+    media_type = "application/x-ndjson"
+    format = "jsonl"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return (json.dumps(data) + "\n").encode() if data is not None else b""
+
+
+class CharacterHistoryExportView(StaffAPIView):
+    permission_classes = [CanReadLedger]
+    renderer_classes = [JSONLinesRenderer, JSONRenderer]
+
+    @extend_schema(
+        operation_id="character_history_export",
+        tags=["characters"],
+        summary="A character's whole history as JSON Lines",
+        description=(
+            "One line per event that changed the character, oldest first, each as in "
+            "`axis-events` (only this character's deltas). Streamed: the server holds one "
+            f"chunk of {EXPORT_CHUNK} events at a time, whatever the history's length."
+        ),
+        parameters=[CHARACTER_ID_PARAMETER],
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR, description="JSON Lines, one event per line."
+            ),
+            **AUTH_ERRORS,
+            404: error_response("Unknown character."),
+        },
+    )
+    def get(self, request: Request, character_id: str) -> StreamingHttpResponse:
+        character = get_character_or_404(request, character_id)
+        response = StreamingHttpResponse(
+            history_lines(character), content_type=JSONLinesRenderer.media_type
+        )
+        filename = f"character-{character.pk}-history.jsonl"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response

@@ -342,5 +342,9 @@ PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD = int(
 # so writers to them wait for at most one chunk (ledger/services/drift.py).
 PIPEWORKS_DRIFT_CHUNK = int(os.environ.get("PIPEWORKS_DRIFT_CHUNK", "2000"))
 
+# How long the change feed waits for writes in flight to end before answering 503
+# (ledger/feed.py): it never serves an event while an earlier id may still commit.
+PIPEWORKS_FEED_SETTLE_TIMEOUT = float(os.environ.get("PIPEWORKS_FEED_SETTLE_TIMEOUT", "5"))
+
 # Where world policy files live: <dir>/<world_id>/policies/{axes,thresholds}.yaml.
 PIPEWORKS_WORLDS_DIR = Path(os.environ.get("PIPEWORKS_WORLDS_DIR") or BASE_DIR / "data" / "worlds")

@@ -261,7 +261,8 @@ READ_ONLY_KEYS = {"read-only key", "key of another world"}
 API_ROUTES = {
     route
     for route in ROUTES
-    if route.startswith(("admin/characters/", "admin/events")) or route.endswith("/drift")
+    if route.startswith(("admin/characters/", "admin/events"))
+    or route.endswith(("/drift", "/characters"))
 }
 
 

@@ -7,4 +7,9 @@ from worlds import views
 urlpatterns = [
     path("worlds/", views.WorldListView.as_view(), name="api-world-list"),
     path("worlds/<str:world_id>/policy", views.WorldPolicyView.as_view(), name="api-world-policy"),
+    path(
+        "worlds/<str:world_id>/characters",
+        views.WorldCharactersView.as_view(),
+        name="api-world-characters",
+    ),
 ]

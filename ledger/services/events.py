@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -205,6 +205,8 @@ def record_system_event(
     deltas: Mapping[int, Mapping[str, float]],
     metadata: Mapping[str, str] | None = None,
     genesis: bool = False,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
 ) -> Event:
     """Record an event the product itself makes (character creation, axis backfill).
 
@@ -212,15 +214,22 @@ def record_system_event(
     ``worlds.services`` does. With ``genesis=True`` the characters' ``state_seed`` stays
     0 and their ``base_state_json`` is written from the resulting scores. The actor and
     source are ``system``.
+
+    ``idempotency_key`` and ``request_hash`` (the digest of the caller's request, e.g. a
+    character's name and scores) are stored on the event, for a caller that looked the
+    key up under its own lock: the key's unique index still refuses a second use
+    (``IdempotencyConflict``).
     """
     request = validate_request(
         world_id=world_id,
         event_type=event_type,
         deltas=deltas,
         metadata=metadata,
-        idempotency_key=None,
+        idempotency_key=idempotency_key,
         max_deltas=None,  # an axis backfill touches every character of the world
     )
+    if request_hash is not None:
+        request = replace(request, request_digest=request_hash)
     provenance = provenance_of(actor=SYSTEM, source=None, request_id=None)
     # No savepoint: the caller's transaction is the unit; alone, this makes one.
     with transaction.atomic(savepoint=False):

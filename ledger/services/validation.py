@@ -109,6 +109,9 @@ class EventRequest:
     """The game time the client gave; None: the server's time is recorded."""
     reverses: int | None = None
     """The id of the event a reversal undoes (reversals only)."""
+    request_digest: str | None = None
+    """The digest of the caller's own request, when the event is not what it asked for
+    (a character creation asks for a name and scores); None: the event's digest."""
 
     @cached_property
     def request_hash(self) -> str:
@@ -117,6 +120,8 @@ class EventRequest:
         ``occurred_at`` counts only when the client gave it, so the digest of a request
         without one is what it was before the field existed.
         """
+        if self.request_digest is not None:
+            return self.request_digest
         request = {
             "event_type": self.event_type,
             "deltas": {str(cid): axes for cid, axes in self.deltas.items()},

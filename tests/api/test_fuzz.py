@@ -135,6 +135,18 @@ EXPECTED_REFUSALS = {
         "already: how many types a world has is data (the requests before made them)",
         steered=True,
     ),
+    "duplicate_name": Refusal(
+        409,
+        "a character name the world has already (the fixture's, or one an earlier "
+        "generated request created): names are data, and the schema cannot know the "
+        "requests before",
+        steered=True,
+    ),
+    "ids_with_paging": Refusal(
+        400,
+        "ids together with after or limit: a rule across two query parameters, which no "
+        "schema can state (steering sends ids alone)",
+    ),
     "request_too_large": Refusal(
         400,
         "a body over its endpoint's limit (2.5 MiB, 16 MiB for events:batch): JSON Schema "
@@ -260,7 +272,8 @@ def steered(draw, case):
     Only the names and ids are replaced, nothing else: the event types, numbers,
     metadata and idempotency keys stay as generated, and so do the sizes (deltas naming
     one pair twice become one delta), so the case is still one the schema allows and
-    must be accepted.
+    must be accepted. A read of characters by ids drops the paging parameters beside
+    them, which the API refuses with ids (ids_with_paging).
     """
     world = _World(draw, draw(st.sampled_from(WORLDS)))
     path = dict(case.path_parameters or {})
@@ -278,8 +291,16 @@ def steered(draw, case):
         if "event_type" in query:
             query["event_type"] = draw(st.sampled_from([query["event_type"], *EVENT_TYPES]))
         case.query = query
+    if case.path == "/admin/worlds/{world_id}/characters" and case.method == "GET":
+        query = dict(case.query or {})
+        if "ids" in query:
+            # As many ids as generated, each a real character of the world (or of the
+            # other world: missing), and no paging parameters beside them.
+            ids = [world.character_or_foreigner() for _ in query["ids"].split(",")]
+            query = {"ids": ",".join(map(str, ids))}
+        case.query = query
     case.path_parameters = path
-    if case.method == "POST" and not case.path.endswith("/reverse"):
+    if case.method == "POST" and isinstance(case.body, dict) and not case.path.endswith("/reverse"):
         body = json.loads(json.dumps(case.body))
         if case.path == "/admin/events:batch":
             body["world_id"] = world.world_id
@@ -289,6 +310,8 @@ def steered(draw, case):
             body = world.event(body)
         elif case.path.endswith("/axis-events"):
             body["deltas"] = {world.axis(): delta for delta in body["deltas"].values()}
+        elif case.path.endswith("/characters") and "scores" in body:
+            body["scores"] = {world.axis(): score for score in body["scores"].values()}
         case.body = body
     STEERED.add(case.id)
     return case
@@ -308,6 +331,11 @@ class _World:
 
     def character(self) -> int:
         return self.draw(st.sampled_from(self.character_ids))
+
+    def character_or_foreigner(self) -> int:
+        """Return a character of this world, or now and then one of another world."""
+        others = Character.objects.exclude(world_id=self.world_id).values_list("pk", flat=True)
+        return self.draw(st.sampled_from([*self.character_ids, *others]))
 
     def axis(self) -> str:
         return self.draw(st.sampled_from(self.axes))

@@ -26,6 +26,7 @@ from tests.api.conftest import WORLD_EVENTS_URL, WORLDS_URL, events_url, policy_
 
 STATE = "/admin/characters/{character_id}/axis-state"
 EVENTS = "/admin/characters/{character_id}/axis-events"
+CHARACTERS = "/admin/worlds/{world_id}/characters"
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,9 @@ def test_schema_lists_every_endpoint_and_method(schema):
         "/admin/worlds/": ["get"],
         "/admin/worlds/{world_id}/policy": ["get"],
         "/admin/worlds/{world_id}/drift": ["post"],
+        "/admin/worlds/{world_id}/characters": ["get", "post"],
+        "/admin/worlds/{world_id}/events": ["get"],
+        "/admin/characters/{character_id}/history.jsonl": ["get"],
     }
 
 
@@ -79,6 +83,10 @@ def test_schema_documents_every_parameter(schema):
         "source",
         "reversal",
         "reversed",
+        "since",
+        "until",
+        "occurred_since",
+        "occurred_until",
     }
     assert events["character_id"]["in"] == "path"
     assert events["limit"]["schema"] == {
@@ -93,6 +101,17 @@ def test_schema_documents_every_parameter(schema):
     assert state["as_of"]["in"] == "query"
     policy = parameters(schema["paths"]["/admin/worlds/{world_id}/policy"]["get"])
     assert policy["world_id"]["in"] == "path"
+    feed = parameters(schema["paths"]["/admin/worlds/{world_id}/events"]["get"])
+    assert set(feed) == {
+        "world_id",
+        "after",
+        "limit",
+        "since",
+        "until",
+        "occurred_since",
+        "occurred_until",
+    }
+    assert feed["after"]["schema"]["minimum"] == 0
 
 
 def test_schema_documents_the_request_bodies(schema):
@@ -214,6 +233,13 @@ def test_schema_bounds_the_ids_and_strings_of_the_urls(schema):
             "post",
             {"200", "400", "401", "403", "404", "429", "503"},
         ),
+        ("/admin/worlds/{world_id}/events", "get", {"200", "400", "401", "403", "404", "503"}),
+        (CHARACTERS, "get", {"200", "400", "401", "403", "404"}),
+        (
+            CHARACTERS,
+            "post",
+            {"200", "201", "400", "401", "403", "404", "409", "429", "503"},
+        ),
     ],
 )
 def test_schema_documents_every_status_with_the_error_shape(schema, path, method, statuses):
@@ -285,6 +311,10 @@ def test_every_response_matches_its_documented_schema(schema, staff_client, hero
     conflict = staff_client.post(
         events_url(hero.pk), {**body, "deltas": {"wealth": 0.2}}, format="json"
     )
+
+    def create(client, body):
+        return client.post(CHARACTERS.format(world_id="alpha"), body, format="json")
+
     world_body = {
         "world_id": "alpha",
         "event_type": "t",
@@ -316,6 +346,24 @@ def test_every_response_matches_its_documented_schema(schema, staff_client, hero
         (staff_client.get(WORLDS_URL), "200", "/admin/worlds/", "get"),
         (staff_client.get(policy_url("alpha")), "200", "/admin/worlds/{world_id}/policy", "get"),
         (staff_client.get(policy_url("nowhere")), "404", "/admin/worlds/{world_id}/policy", "get"),
+        (create(staff_client, {"name": "Ada", "idempotency_key": "a"}), "201", CHARACTERS, "post"),
+        (create(staff_client, {"name": "Ada", "idempotency_key": "a"}), "200", CHARACTERS, "post"),
+        (create(staff_client, {"name": "Ada"}), "409", CHARACTERS, "post"),
+        (create(staff_client, {"name": 5}), "400", CHARACTERS, "post"),
+        (
+            staff_client.get(CHARACTERS.format(world_id="alpha"), {"ids": f"{hero.pk},9"}),
+            "200",
+            CHARACTERS,
+            "get",
+        ),
+        (staff_client.get(CHARACTERS.format(world_id="alpha")), "200", CHARACTERS, "get"),
+        (
+            staff_client.get(CHARACTERS.format(world_id="alpha"), {"ids": "x"}),
+            "400",
+            CHARACTERS,
+            "get",
+        ),
+        (staff_client.get(CHARACTERS.format(world_id="nowhere")), "404", CHARACTERS, "get"),
     ]
     for response, status, path, method in cases:
         assert str(response.status_code) == status, (path, response.content)

@@ -333,6 +333,8 @@ class CharacterAdmin(admin.ModelAdmin):
                 "more_events": more_events,
                 "event_limit": INSPECTOR_EVENT_LIMIT,
                 "ledger_url": ledger_url,
+                # The API's export answers the admin's session: one file, streamed.
+                "export_url": reverse("api-character-history-export", args=[character.pk]),
                 "charts": charts,
                 "chart": chart,
                 "can_refresh": self.has_change_permission(request, character),
