@@ -1,7 +1,11 @@
 """``GET /admin/worlds/{world_id}/events``: a world's change feed, followed with a cursor."""
 
+import os
+import subprocess
+import sys
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import close_old_connections, connection
@@ -15,6 +19,7 @@ from tests.factories import CharacterFactory
 from tests.ledger.test_drift import rewind, set_drift
 
 URL = "/admin/worlds/{world_id}/events"
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def page(client, world_id="alpha", **query):
@@ -196,36 +201,41 @@ def test_an_event_is_not_served_while_an_earlier_id_may_still_commit(
     assert [e["event_id"] for e in events] == [slow.pk, fast.pk]
 
 
+WRITER = (
+    "from ledger.services import apply_event\n"
+    "for _ in range({count}):\n"
+    "    apply_event(world_id='alpha', event_type='tick', deltas={{{hero}: {{'luck': 0.001}}}})\n"
+)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_consumer_polling_while_four_writers_write_sees_each_event_once(staff_client, synced):
+def test_a_consumer_polling_while_four_processes_write_sees_each_event_once(
+    staff_client, synced, worlds_dir
+):
     heroes = [CharacterFactory() for _ in range(4)]
     start = page(staff_client)["next_after"]
-    done = threading.Event()
-    errors = []
-
-    def writer(hero):
-        try:
-            for _ in range(40):
-                apply_event(world_id="alpha", event_type="tick", deltas={hero.pk: {"luck": 0.001}})
-        except Exception as exc:  # noqa: BLE001 (reported by the test)
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=writer, args=(hero,)) for hero in heroes]
-    for thread in threads:
-        thread.start()
+    database = connection.settings_dict
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "-c", WRITER.format(count=40, hero=hero.pk)],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": url, "PIPEWORKS_WORLDS_DIR": str(worlds_dir)},
+            stderr=subprocess.PIPE,
+        )
+        for hero in heroes
+    ]
     seen, cursor = [], start
-    while not done.is_set():
-        if not any(thread.is_alive() for thread in threads):
-            done.set()  # one more read after the last write
+    while True:
+        running = any(writer.poll() is None for writer in writers)
         events, cursor = follow(staff_client, after=cursor)
         seen += [event["event_id"] for event in events]
-    for thread in threads:
-        thread.join()
+        if not running:
+            break  # one more read after the last write ended
+    for writer in writers:
+        assert writer.wait() == 0, writer.stderr.read().decode()
 
-    assert errors == []
     written = list(
         Event.objects.filter(world_id="alpha", pk__gt=start)
         .order_by("pk")
