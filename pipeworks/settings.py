@@ -339,8 +339,9 @@ PIPEWORKS_MAX_EVENT_TYPES_PER_WORLD = int(
 )
 
 # Characters per drift transaction: each chunk holds its characters' locks while it runs,
-# so writers to them wait for at most one chunk (ledger/services/drift.py).
-PIPEWORKS_DRIFT_CHUNK = int(os.environ.get("PIPEWORKS_DRIFT_CHUNK", "2000"))
+# so writers to them wait for at most one chunk (ledger/services/drift.py). 1000 keeps a
+# chunk under a second on PostgreSQL at the drift rate of apply_events (bench/results.md).
+PIPEWORKS_DRIFT_CHUNK = int(os.environ.get("PIPEWORKS_DRIFT_CHUNK", "1000"))
 
 # How long the change feed waits for writes in flight to end before answering 503
 # (ledger/feed.py): it never serves an event while an earlier id may still commit.
