@@ -7,15 +7,14 @@ restarts: client events, and system ones (genesis, backfill, drift, reversals).
 **Ids are drawn at insert but become visible at commit.** On PostgreSQL two writers can
 commit out of id order: event 51 visible while event 50 is still in flight. A feed that
 served 51 would make its consumer skip 50 for ever. So before reading, the feed finds the
-highest id drawn so far (the sequence's ``last_value``) and waits until every transaction
-in flight at that moment has ended (their ``transactionid`` locks in ``pg_locks``): every
-id up to that horizon is then committed or never will be, and the page stops there. The
-wait lasts as long as the longest write in flight (milliseconds; a drift chunk about a
+highest id drawn so far (the sequence's last value) and waits until every transaction
+that was inserting into the ledger at that moment has ended (each holds
+``RowExclusiveLock`` on ``event`` from its INSERT to its end, in ``pg_locks``): every id up
+to that horizon is then committed or never will be, and the page stops there. The wait
+lasts as long as the longest ledger write in flight (milliseconds; a drift chunk under a
 second); past ``PIPEWORKS_FEED_SETTLE_TIMEOUT`` seconds the feed answers ``FeedBusy``
-rather than guess. This relies on every writer of events having a transaction id before
-it draws an event id, which the product's writers do (they lock or write rows first).
-SQLite has one writer at a time, which commits before the next draws an id: what is
-visible is the horizon.
+rather than guess. SQLite has one writer at a time, which commits before the next draws
+an id: what is visible is the horizon.
 """
 
 import time
@@ -56,20 +55,24 @@ def settled_horizon(timeout: float | None = None) -> int | None:
     """Return the id up to which every event is final (None: everything visible is).
 
     Raises:
-        FeedBusy: On PostgreSQL, writes in flight when the horizon was taken were still
-            running after ``timeout`` seconds (``PIPEWORKS_FEED_SETTLE_TIMEOUT``).
+        FeedBusy: On PostgreSQL, inserts into the ledger in flight when the horizon was
+            taken were still running after ``timeout`` seconds
+            (``PIPEWORKS_FEED_SETTLE_TIMEOUT``).
     """
     if connection.vendor != "postgresql":
         return None
     timeout = settings.PIPEWORKS_FEED_SETTLE_TIMEOUT if timeout is None else timeout
+    table = Event._meta.db_table
     with connection.cursor() as cursor:
-        # The sequence first, then the transactions: a writer that drew an id up to
-        # last_value had its transaction id by then, so it is in the list.
+        # The sequence first, then the writers: a session that drew an id up to the
+        # horizon has held its lock on the table since its INSERT was parsed, so it is
+        # listed until its transaction ends. pg_sequence_last_value needs only USAGE,
+        # which the application's role has; it is NULL before the first id is drawn.
         cursor.execute(
-            f"SELECT last_value FROM {_sequence_name(cursor)}"  # noqa: S608 (from the catalog)
+            "SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, 'id')::regclass)", [table]
         )
-        horizon = cursor.fetchone()[0]
-        in_flight = _transactions_in_flight(cursor, None)
+        horizon = cursor.fetchone()[0] or 0
+        in_flight = _inserting(cursor, table, None)
         deadline = time.monotonic() + timeout
         pause = SETTLE_POLL_SECONDS
         while in_flight:
@@ -77,36 +80,27 @@ def settled_horizon(timeout: float | None = None) -> int | None:
                 raise FeedBusy(FEED_BUSY.format(timeout=timeout))
             time.sleep(pause)
             pause = min(pause * 2, 0.1)  # writes take milliseconds; a drift chunk, a second
-            in_flight = _transactions_in_flight(cursor, in_flight)
+            in_flight = _inserting(cursor, table, in_flight)
     return horizon
 
 
-_sequences: dict[str, str] = {}
+def _inserting(cursor, table: str, among: list[str] | None) -> list[str]:
+    """Return the other transactions that may insert into ``table`` (of ``among``).
 
-
-def _sequence_name(cursor) -> str:
-    """The event id sequence's name (looked up once per process and database)."""
-    alias = connection.alias
-    if alias not in _sequences:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Event._meta.db_table])
-        _sequences[alias] = cursor.fetchone()[0]
-    return _sequences[alias]
-
-
-def _transactions_in_flight(cursor, among: list[str] | None) -> list[str]:
-    """Return the ids of this database's other transactions in flight (of ``among``).
-
-    Each transaction holds the exclusive lock on its own id until it ends.
+    An INSERT takes ``RowExclusiveLock`` on its table before it draws an id, and holds it
+    to the end of its transaction; readers take weaker locks, and the ledger is never
+    updated. Transactions are named by their virtual id, so a session's next one is not
+    mistaken for the one in flight.
     """
     sql = (
-        "SELECT transactionid::text FROM pg_locks WHERE locktype = 'transactionid' "
-        "AND mode = 'ExclusiveLock' AND granted AND pid <> pg_backend_pid() "
-        "AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+        "SELECT virtualtransaction FROM pg_locks WHERE locktype = 'relation' "
+        "AND relation = %s::regclass AND mode = 'RowExclusiveLock' AND granted "
+        "AND pid <> pg_backend_pid()"
     )
     if among is None:
-        cursor.execute(sql)
+        cursor.execute(sql, [table])
     else:
-        cursor.execute(sql + " AND transactionid::text = ANY(%s)", [among])
+        cursor.execute(sql + " AND virtualtransaction = ANY(%s)", [table, among])
     return [row[0] for row in cursor.fetchall()]
 
 

@@ -34,8 +34,9 @@ from pipeworks.transactions import OutcomeUnknown
 
 API_DATABASE_UNAVAILABLE = "the database is unavailable; retry later"
 API_RETRY_MAY_REPEAT = (
-    "A retry without an idempotency key may apply a write twice: send an Idempotency-Key "
-    "header and retry with the same key, which applies it exactly once."
+    "Whenever a write's outcome is unknown (a lost answer, outcome_unknown), a retry without "
+    "an idempotency key may apply it twice: send an Idempotency-Key header and retry with "
+    "the same key, which applies it exactly once."
 )
 API_BAD_IDEMPOTENCY_KEY = (
     "Idempotency-Key must be 1 to {limit} printable ASCII characters, optionally in double quotes"
@@ -146,7 +147,7 @@ def idempotency_key_header(request, *, max_length: int) -> str | None:
     if value is None:
         return None
     if len(value) > 2 and value[0] == value[-1] == '"':
-        value = value[1:-1]
+        value = value[1:-1]  # a structured-field string (a bare "" stays a 2-character key)
     if not 1 <= len(value) <= max_length or not value.isascii() or not value.isprintable():
         raise ApiError(
             API_BAD_IDEMPOTENCY_KEY.format(limit=max_length),

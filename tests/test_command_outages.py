@@ -39,7 +39,8 @@ def test_a_sync_failing_before_commit_exits_75_and_wrote_nothing(monkeypatch, wo
     assert excinfo.value.returncode == EXIT_DATABASE_FAILED
     assert str(excinfo.value) == (
         "the database failed (OperationalError: server closed the connection unexpectedly); "
-        "it was rolled back: nothing was written. Run it again: a sync converges to the files."
+        "what it committed before the failure stays, the rest was rolled back. Run it again: "
+        "a sync converges to the files."
     )
     assert table_state() == before
 

@@ -100,6 +100,11 @@ def test_the_product_runs_as_a_role_that_owns_nothing(deployed, tmp_path):
         assert status == 201, body
         status, state = client.send(f"/admin/characters/{character}/axis-state")
         assert status == 200, state
+        # The change feed reads the event id sequence: USAGE is enough (found in review:
+        # SELECT on it was a 500 for this role).
+        status, feed = client.send("/admin/worlds/alpha/events")
+        assert status == 200, feed
+        assert len(feed["events"]) == 2
     finally:
         server.stop()
 

@@ -6,7 +6,7 @@ import re
 
 from django.contrib import admin
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -318,7 +318,7 @@ class WorldCharactersView(StaffAPIView):
             raise creation_error(exc, world=world, name=data["name"]) from exc
         except LedgerError as exc:
             raise ledger_api_error(exc, field=exc.field) from exc
-        except DatabaseError as exc:
+        except (OperationalError, InterfaceError) as exc:  # transient: rolled back
             raise ApiError(
                 API_CREATE_DATABASE_ERROR.format(error=exc.__class__.__name__),
                 status_code=status.HTTP_503_SERVICE_UNAVAILABLE,

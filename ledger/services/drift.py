@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from axes.models import CharacterAxisScore
@@ -63,6 +63,10 @@ DRIFT_UNTIL_IN_FUTURE = (
     "applied only for periods that have passed"
 )
 DRIFT_UNTIL_NAIVE = "until must carry a time zone (e.g. 2026-11-29T10:00:00Z)"
+DRIFT_DATABASE_ERROR = (
+    "the database failed during a drift chunk ({error}); that chunk was rolled back, the "
+    "chunks before it stay: run drift again to resume, nothing is applied twice"
+)
 
 
 def chunk_size() -> int:
@@ -164,7 +168,9 @@ def check_until(until: datetime | None) -> datetime:
             code="until_in_future",
             location=ErrorLocation(part="until"),
         )
-    return until
+    # Within the clock skew allowed, a little ahead means now: no period that has not
+    # ended is ever applied.
+    return min(until, now)
 
 
 def apply_drift(
@@ -183,8 +189,9 @@ def apply_drift(
 
     Raises:
         LedgerError: Unknown world (``unknown_world``), a naive or future ``until``.
-        LedgerError, OutcomeUnknown: A database failure of a chunk, as for
-            ``apply_event``; the chunks written before it stay, and the next run resumes.
+        LedgerError: With code ``database_error`` when a chunk failed before its COMMIT;
+            the chunks written before it stay, and the next run resumes.
+        OutcomeUnknown: A chunk's COMMIT was lost; the next run resumes either way.
     """
     until = check_until(until)
     world = World.objects.filter(pk=world_id).first() if isinstance(world_id, str) else None
@@ -205,21 +212,28 @@ def apply_drift(
     DriftState.objects.get_or_create(world=world)
     runs: dict[tuple[str, str], AxisRun] = {}
     while True:
-        with atomic_commit():
-            drift_state = DriftState.objects.select_for_update().get(world=world)
-            if drift_state.paused_at is not None:
-                result.paused = True
-                break
-            if drift_state.run_plan is None:
-                plan = _plan(world, until)
-                if not plan:
-                    break  # nothing due
-                drift_state.run_plan, drift_state.run_after = plan, 0
-            finished = _apply_chunk(world, drift_state, provenance, runs)
-            if finished:
-                _advance_clocks(drift_state.run_plan)
-                drift_state.run_plan = drift_state.run_after = None
-            drift_state.save(update_fields=["run_plan", "run_after"])
+        try:
+            with atomic_commit():
+                drift_state = DriftState.objects.select_for_update().get(world=world)
+                if drift_state.run_plan is None:
+                    # A run already begun is finished even when paused since: pausing
+                    # stops new runs, it does not leave half of one behind.
+                    if drift_state.paused_at is not None:
+                        result.paused = True
+                        break
+                    plan = _plan(world, until)
+                    if not plan:
+                        break  # nothing due
+                    drift_state.run_plan, drift_state.run_after = plan, 0
+                finished = _apply_chunk(world, drift_state, provenance, runs)
+                if finished:
+                    _advance_clocks(drift_state.run_plan)
+                    drift_state.run_plan = drift_state.run_after = None
+                drift_state.save(update_fields=["run_plan", "run_after"])
+        except (OperationalError, InterfaceError) as exc:
+            raise LedgerError(
+                DRIFT_DATABASE_ERROR.format(error=type(exc).__name__), code="database_error"
+            ) from exc
         if drift_state.run_plan is not None and connection.vendor == "sqlite":
             # SQLite has one write lock and no queue: a writer waiting for it sleeps up to
             # 100 ms between tries, so a run taking the next chunk at once would starve
@@ -339,7 +353,11 @@ def _apply_chunk(world: World, drift_state: DriftState, provenance, runs: dict) 
         for score in character_scores
     }
     events, changed_by_step = [], []
+    registry = get_world_registry(world)
     for step in _steps(drift_state.run_plan):
+        axis = registry.by_id.get(step.axis_id)
+        if axis is None or not axis.is_active or axis.drift is None:
+            continue  # retired, or its rule removed, since the run began
         deltas = _deltas(step, characters, scores)
         if deltas:
             events.append(ComputedEvent(DRIFT, deltas, step.metadata(), occurred_at=step.end))
@@ -349,7 +367,7 @@ def _apply_chunk(world: World, drift_state: DriftState, provenance, runs: dict) 
     if events:
         event_ids = record_computed_events(
             world=world,
-            registry=get_world_registry(world),
+            registry=registry,
             events=events,
             provenance=provenance,
             seeds=seeds,
@@ -367,8 +385,10 @@ def _apply_chunk(world: World, drift_state: DriftState, provenance, runs: dict) 
 def _advance_clocks(plan: dict) -> None:
     """Move each planned axis's clock to the end of its last applied period."""
     for axis_id, entry in plan.items():
-        DriftClock.objects.filter(axis_id=int(axis_id)).update(
-            applied_until=datetime.fromisoformat(entry["to"])
+        end = datetime.fromisoformat(entry["to"])
+        # Never back: a resume may have moved the clock past a run left unfinished.
+        DriftClock.objects.filter(axis_id=int(axis_id), applied_until__lt=end).update(
+            applied_until=end
         )
 
 
@@ -452,7 +472,7 @@ def resume_drift(
             if drift is None:
                 continue
             length = timedelta(seconds=drift.period)
-            clock.applied_until += ((now - clock.applied_until) // length) * length
+            clock.applied_until += max((now - clock.applied_until) // length, 0) * length
             clock.save(update_fields=["applied_until"])
         drift_state.paused_at = None
         drift_state.paused_by = ""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from axes.registry import WorldRegistry, get_world_registry
@@ -249,7 +249,10 @@ def record_or_refuse(
     try:
         with atomic_commit():
             return _record(requests, provenance, genesis=False, batched=batched)
-    except DatabaseError as exc:
+    except (OperationalError, InterfaceError) as exc:
+        # A lost connection, a deadlock victim, a lock timeout: transient, rolled back.
+        # Any other database error is a fault of the product (a missing grant, a broken
+        # query) that a retry would only repeat: it stays itself, and becomes a 500.
         raise LedgerError(
             APPLY_EVENT_DATABASE_ERROR.format(error=exc.__class__.__name__),
             code="database_error",
@@ -454,7 +457,7 @@ def record_computed_events(
         for score in character_scores
     }
     delta_rows, metadata_rows, changed = [], [], {}
-    touched: dict[int, int] = {}
+    touched: dict[int, int] = {}  # character -> events touching it
     for event_id, event in zip(event_ids, events, strict=True):
         for character_id, axis_id, old, new, applied, requested in event.deltas:
             delta_rows.append(
@@ -463,6 +466,7 @@ def record_computed_events(
             score = by_key[(character_id, axis_id)]
             score.axis_score = new
             changed[score.id] = new
+        for character_id in {delta[0] for delta in event.deltas}:
             touched[character_id] = touched.get(character_id, 0) + 1
         metadata_rows += [
             (event_id, world.world_id, key, value) for key, value in sorted(event.metadata.items())

@@ -376,3 +376,47 @@ def test_the_command_reports_what_it_did_and_refuses_bad_arguments(drifting, cap
         call_command("apply_drift", "--until", "yesterday")
     with pytest.raises(CommandError, match="exclude each other"):
         call_command("apply_drift", "--pause", "--resume")
+
+
+# Found in review ---------------------------------------------------------------------------
+
+
+def test_an_until_a_little_ahead_applies_no_period_that_has_not_ended(synced, worlds_dir):
+    hero = CharacterFactory(scores={"luck": 0.3})
+    set_drift(worlds_dir, "luck", "{ rate: 0.001, every: 1m }")
+    rewind(0.05)  # three minutes back
+
+    apply_drift(world_id="alpha", until=timezone.now() + timedelta(seconds=250))
+
+    assert DriftClock.objects.get().applied_until <= timezone.now()
+    assert score(hero, "luck") == 0.303
+
+
+def test_a_run_begun_before_a_pause_is_finished_and_never_moves_a_clock_back(
+    drifting, settings, monkeypatch
+):
+    settings.PIPEWORKS_DRIFT_CHUNK = 1
+    other = CharacterFactory(scores={"luck": 0.5})
+    rewind(2)
+    original, calls = drift._apply_chunk, []
+
+    def crash_on_the_second_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("killed")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(drift, "_apply_chunk", crash_on_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        apply_drift(world_id="alpha")
+    monkeypatch.setattr(drift, "_apply_chunk", original)
+    # A pause lands while that run is unfinished (a cron run racing the pause).
+    DriftState.objects.filter(world_id="alpha").update(paused_at=timezone.now())
+    resume_drift(world_id="alpha")  # moves the clock forward past the run's end
+    moved = DriftClock.objects.get().applied_until
+
+    apply_drift(world_id="alpha")
+
+    assert score(drifting, "luck") == 0.302 and score(other, "luck") == 0.502
+    assert DriftClock.objects.get().applied_until == moved
+    assert DriftState.objects.get(world_id="alpha").run_plan is None

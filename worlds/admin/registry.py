@@ -48,7 +48,11 @@ SYNC_OUTCOME_UNKNOWN = (
 )
 SYNC_DATABASE_FAILED = (
     "The database failed before the sync was saved ({error}); it was rolled back: nothing "
-    "was written. Sync again."
+    "of it was written (drift due under a rule it changes may have been applied first, as "
+    "a run would). Sync again."
+)
+SYNC_NOT_LOGGED = (
+    "The sync was saved, but its entry in the admin log could not be written ({error})."
 )
 
 
@@ -204,28 +208,14 @@ class WorldAdmin(ReadOnlyAdmin):
         self._sync(request, list(queryset.values_list("world_id", flat=True)))
 
     def _sync(self, request, world_ids: list[str] | None) -> None:
-        """Sync and write the admin log entries in one transaction; report what is known.
+        """Sync, then write the admin log entries; report what is known.
 
-        The messages are sent once the COMMIT succeeded: a sync whose COMMIT failed must
-        not be reported as done.
+        The sync commits on its own (drift due under a changing rule is applied first, in
+        its own chunks: an outer transaction would hold every chunk's locks at once), and
+        is reported done only once its COMMIT succeeded.
         """
-        done = []
         try:
-            with atomic_commit():
-                result = sync_world_policies(world_ids=world_ids)
-                changed = [plan.world_id for plan in result.plans if plan.changed]
-                synced = World.objects.in_bulk(changed)
-                for plan in result.plans:
-                    if plan.changed:
-                        changes = "; ".join(plan.describe_done())
-                        message = SYNC_CHANGED.format(world=plan.world_id, changes=changes)
-                        done.append((messages.SUCCESS, message))
-                        # The admin log is the audit trail of staff actions outside the ledger.
-                        self.log_change(
-                            request, synced[plan.world_id], SYNC_LOGGED.format(changes=changes)
-                        )
-                    else:
-                        done.append((messages.INFO, SYNC_UNCHANGED.format(world=plan.world_id)))
+            result = sync_world_policies(world_ids=world_ids)
         except PolicySyncError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             report_messages(
@@ -237,10 +227,32 @@ class WorldAdmin(ReadOnlyAdmin):
         except OutcomeUnknown:
             self.message_user(request, SYNC_OUTCOME_UNKNOWN, messages.ERROR)
             return
-        except (OperationalError, InterfaceError) as exc:
+        except (OperationalError, InterfaceError, LedgerError) as exc:
             message = SYNC_DATABASE_FAILED.format(error=type(exc).__name__)
             self.message_user(request, message, messages.ERROR)
             return
+        done = []
+        for plan in result.plans:
+            if plan.changed:
+                changes = "; ".join(plan.describe_done())
+                done.append(
+                    (messages.SUCCESS, SYNC_CHANGED.format(world=plan.world_id, changes=changes))
+                )
+            else:
+                done.append((messages.INFO, SYNC_UNCHANGED.format(world=plan.world_id)))
+        try:
+            # The admin log is the audit trail of staff actions outside the ledger.
+            with atomic_commit():
+                changed = [plan for plan in result.plans if plan.changed]
+                synced = World.objects.in_bulk([plan.world_id for plan in changed])
+                for plan in changed:
+                    changes = "; ".join(plan.describe_done())
+                    self.log_change(
+                        request, synced[plan.world_id], SYNC_LOGGED.format(changes=changes)
+                    )
+        except (OperationalError, InterfaceError, OutcomeUnknown) as exc:
+            message = SYNC_NOT_LOGGED.format(error=type(exc).__name__)
+            done.append((messages.WARNING, message))
         for level, message in done:
             self.message_user(request, message, level)
 

@@ -210,7 +210,11 @@ def _plan_and_carry_out(reports: list[PolicyReport], progress: Progress | None) 
     plan's ``done`` records what its steps wrote.
     """
     ids = sorted(report.world_id for report in reports)
-    list(World.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+    # FOR NO KEY UPDATE: ledger inserts check their world key (FOR KEY SHARE) and must not
+    # wait for the sync, nor deadlock with it (found in review).
+    list(
+        World.objects.select_for_update(no_key=True).filter(pk__in=ids).values_list("pk", flat=True)
+    )
     plans = [_plan_world(report) for report in reports]
     now = timezone.now()
     for plan in plans:
@@ -221,7 +225,7 @@ def _plan_and_carry_out(reports: list[PolicyReport], progress: Progress | None) 
 
 def _carry_out(plan: WorldPlan, now, progress: Progress | None) -> None:
     """Execute the steps of one plan in order, recording in ``plan.done`` what was written."""
-    world, _ = World.objects.select_for_update().get_or_create(pk=plan.world_id)
+    world, _ = World.objects.select_for_update(no_key=True).get_or_create(pk=plan.world_id)
     # Drift runs lock this row before characters and clocks; so does the sync.
     DriftState.objects.select_for_update().get_or_create(world=world)
     backfilled: set[int] = set()
