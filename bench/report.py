@@ -1,7 +1,7 @@
 """The Markdown report of ``make bench``: ``bench/results.md``, from ``bench/run.py``'s figures.
 
 ``write_results`` writes one section per part of the run that has figures (writes, reads,
-maintenance, policy sync, HTTP) and prints the report too.
+maintenance, policy sync, HTTP, drift) and prints the report too.
 """
 
 import os
@@ -13,6 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 READ_TARGET = 1.3
+DRIFT_RATE_TARGET = 0.5  # apply_drift deltas/s >= this x apply_events writing as many deltas
+DRIFT_MEMORY_TARGET = 1.5  # peak memory at the biggest world <= this x at the smallest
 FLOOR_WRITERS = "1,786 ev/s on distinct characters and 1,433 ev/s on one character (k=1)"
 
 
@@ -24,7 +26,7 @@ def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def write_results(report, *, quick):
+def write_results(report, *, quick, path=None):
     import django
     import psycopg
 
@@ -50,10 +52,12 @@ def write_results(report, *, quick):
         lines += policy_section(report["scale"])
     if report["http"]:
         lines += http_section(report["http"])
-    path = ROOT / "bench" / "results.md"
+    if report.get("drift"):
+        lines += drift_section(report["drift"])
+    path = Path(path or ROOT / "bench" / "results.md").resolve()
     path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    print(f"written to {path.relative_to(ROOT)}")
+    print(f"written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
 def write_sections(writes):
@@ -275,4 +279,145 @@ def http_section(http):
         "on a quieter day, so compare orders of magnitude, not digits.",
         "",
     ]
+    return lines
+
+
+def mib(kib):
+    return f"{kib / 1024:.0f}"
+
+
+def drift_section(drift):
+    first = next(iter(drift.values()))
+    sizes = list(first)
+    small = first[sizes[0]]
+    lines = [
+        "## Drift: apply_drift against apply_events",
+        "",
+        f"World `drift_bench` (`bench/drift.py`): `pipeworks_web` with {small['axes']} "
+        "drifting axes (1e-5 an hour, so no run takes a character to a bound), grown by "
+        "`generate_ledger` to each size (a genesis and one random event per character). "
+        f"Each drift run applies one hourly period with `PIPEWORKS_DRIFT_CHUNK={small['chunk']}`"
+        " (every character moves on every axis, bar the few at a bound); the baseline is "
+        "`apply_events` writing the same number of delta rows (one event per character with "
+        f"its {small['axes']} axes, {small['batch']} events per call), in the same run, order "
+        f"alternating; {small['runs']} run(s). Each call in a child process of its own: "
+        "deltas/s over the time in the call; RSS is the child's peak (`ru_maxrss`), growth "
+        "its rise over the RSS just before the call; tracemalloc the peak of Python "
+        "allocations in one more (untimed) run. "
+        f"Targets: ratio >= {DRIFT_RATE_TARGET}; memory at the big world <= "
+        f"{DRIFT_MEMORY_TARGET} x the small one.",
+        "",
+        "| engine | characters | deltas/run | apply_drift deltas/s | apply_events deltas/s "
+        "| ratio | RSS MiB | RSS growth MiB | tracemalloc MiB | longest chunk s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for engine, stages in drift.items():
+        for characters, f in stages.items():
+            drift_rates = [r["deltas"] / r["seconds"] for r in f["drift"]]
+            event_rates = [r["deltas"] / r["seconds"] for r in f["apply_events"]]
+            ratios = [d / e for d, e in zip(drift_rates, event_rates, strict=True)]
+            peak = statistics.median(r["rss_peak_kib"] for r in f["drift"])
+            growth = statistics.median(r["rss_peak_kib"] - r["rss_before_kib"] for r in f["drift"])
+            verdict = "" if min(ratios) >= DRIFT_RATE_TARGET else " **MISSED**"
+            lines.append(
+                f"| {engine} | {int(characters):,} | {f['drift'][0]['deltas']:,} "
+                f"| {span(summary(drift_rates))} | {span(summary(event_rates))} "
+                f"| {statistics.median(ratios):.2f} [{min(ratios):.2f}, {max(ratios):.2f}]"
+                f"{verdict} | {mib(peak)} | {mib(growth)} "
+                f"| {f['tracemalloc_peak'] / 2**20:.0f} "
+                f"| {max(r['chunk_max_s'] for r in f['drift']):.2f} |"
+            )
+    lines.append("")
+    for engine, stages in drift.items():
+        low, high = stages[sizes[0]], stages[sizes[-1]]
+
+        def ratio(key, low=low, high=high):
+            return key(high) / key(low)
+
+        rss = ratio(lambda f: statistics.median(r["rss_peak_kib"] for r in f["drift"]))
+        growth = ratio(
+            lambda f: statistics.median(r["rss_peak_kib"] - r["rss_before_kib"] for r in f["drift"])
+        )
+        traced = ratio(lambda f: f["tracemalloc_peak"])
+        worst = max(rss, growth, traced)
+        verdict = "within target" if worst <= DRIFT_MEMORY_TARGET else "**MISSED**"
+        lines.append(
+            f"{engine}: memory at {int(sizes[-1]):,} / {int(sizes[0]):,} characters: RSS peak "
+            f"{rss:.2f}, RSS growth {growth:.2f}, tracemalloc peak {traced:.2f} ({verdict}). "
+            f"verify_ledger after the runs: "
+            f"{'clean' if all(f['verify_clean'] for f in stages.values()) else '**NOT CLEAN**'}."
+        )
+        lines.append("")
+    lines += [
+        "### Catch-up: one hour against 30 days of hourly drift",
+        "",
+        "Rows written to the ledger by a run whose clocks stood one period back, then by one "
+        "whose clocks stood 720 periods (30 days) back. Target: the same rows.",
+        "",
+        "| engine | characters | 1 h: events / deltas / metadata | 30 d: events / deltas / "
+        "metadata | s 1 h | s 30 d | same rows |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for engine, stages in drift.items():
+        for characters, f in stages.items():
+            one, month = f["catch_up"]["1h"], f["catch_up"]["30d"]
+            rows = [(r["events"], r["deltas"], r["metadata"]) for r in (one, month)]
+            lines.append(
+                f"| {engine} | {int(characters):,} | {' / '.join(f'{n:,}' for n in rows[0])} "
+                f"| {' / '.join(f'{n:,}' for n in rows[1])} | {one['seconds']:.1f} "
+                f"| {month['seconds']:.1f} | {'yes' if rows[0] == rows[1] else '**NO**'} |"
+            )
+    lines.append("")
+    chunked = [(e, c, f) for e, stages in drift.items() for c, f in stages.items() if f["chunks"]]
+    if chunked:
+        lines += [
+            "### PIPEWORKS_DRIFT_CHUNK",
+            "",
+            "One run per chunk size. A chunk's transaction (BEGIN to COMMIT) is what a writer "
+            "on its characters waits for (on SQLite: any writer).",
+            "",
+            "| engine | characters | chunk | deltas/s | chunk s p50 | chunk s max | RSS MiB "
+            "| RSS growth MiB |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for engine, characters, f in chunked:
+            for size, c in f["chunks"].items():
+                lines.append(
+                    f"| {engine} | {int(characters):,} | {int(size):,} "
+                    f"| {c['deltas'] / c['seconds']:,.0f} | {c['chunk_p50_s']:.2f} "
+                    f"| {c['chunk_max_s']:.2f} | {mib(c['rss_peak_kib'])} "
+                    f"| {mib(c['rss_peak_kib'] - c['rss_before_kib'])} |"
+                )
+        lines.append("")
+    held = [(e, c, f) for e, stages in drift.items() for c, f in stages.items() if f.get("holdup")]
+    if held:
+        lines += [
+            "### Hold-up: writers during a drift run",
+            "",
+            "One writer process applying single one-delta events (`apply_event`, the "
+            "non-drifting axis `luck`) to random characters of the drifting world, one call "
+            "every 50 ms at most, first with no run, then during a drift run with each chunk "
+            "size (calls that started during the run). Latencies in ms. Target: a writer on "
+            "other characters waits about a second at most.",
+            "",
+            "| engine | characters | chunk | calls | p50 | p99 | max | failed | run s "
+            "| chunk s max |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for engine, characters, f in held:
+            quiet = f["holdup"]["quiet"]
+            lines.append(
+                f"| {engine} | {int(characters):,} | no run | {quiet['calls']} "
+                f"| {quiet['p50_ms']:.1f} | {quiet['p99_ms']:.1f} | {quiet['max_ms']:.1f} "
+                f"| {quiet['failed']} | | |"
+            )
+            for size, h in f["holdup"]["during"].items():
+                if not h["calls"]:
+                    continue
+                lines.append(
+                    f"| {engine} | {int(characters):,} | {int(size):,} | {h['calls']} "
+                    f"| {h['p50_ms']:.1f} | {h['p99_ms']:.1f} | {h['max_ms']:,.1f} "
+                    f"| {h['failed']} | {h['run_seconds']:.1f} | {h['chunk_max_s']:.2f} |"
+                )
+        lines.append("")
     return lines

@@ -13,6 +13,11 @@ Sections (``--only`` picks some):
   reads (``bench/reads.py``) and/or the maintenance commands (``bench/maintenance.py``),
   then the policy sync workloads (``bench/policies.py``) on the biggest ledger.
 - ``http``: concurrent writers through gunicorn on PostgreSQL (``bench/http_writers.py``).
+- ``drift``: one ledger per engine with the world ``drift_bench`` (three drifting axes),
+  grown in stages (``DRIFT_STAGES``); at each stage ``bench/drift.py measure``:
+  apply_drift against apply_events, memory, catch-up rows, chunk sizes and the hold-up
+  of writers during a run. The PostgreSQL database (``pipeworks_bench_drift``) is dropped
+  afterwards.
 
 The figures are written as Markdown by ``bench/report.py``.
 """
@@ -29,11 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.drift import write_world  # noqa: E402
 from bench.report import write_results  # noqa: E402
 
 PYTHON = sys.executable
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pipeworks_bench")
-SECTIONS = ("writes", "scale", "http")
+SECTIONS = ("writes", "scale", "http", "drift")
 # Every process runs with DEBUG off, as production does (DEBUG records every query), so
 # it needs a real SECRET_KEY; the scratch databases get this public bench-only one, and
 # generate_ledger its --i-know-this-is-not-production flag.
@@ -55,6 +61,21 @@ SCALE_STAGES = {
     "quick": [
         ("10k", ["--characters", "100", "--events", "10000"], True, True),
         ("100k", ["--existing", "--events", "90000"], True, True),
+    ],
+}
+
+
+# The drift stages: (characters in the world, extra `bench/drift.py measure` arguments).
+# Memory must not grow more than 1.5x from the first stage to the last; the chunk sizes
+# and the hold-up are measured on the biggest world only.
+DRIFT_STAGES = {
+    "full": [
+        (10_000, []),
+        (100_000, ["--chunks", "500,1000,2000,5000", "--holdup", "1000,2000"]),
+    ],
+    "quick": [
+        (2_000, []),  # one whole chunk: the working set of a run is a chunk's
+        (10_000, ["--chunks", "500,2000", "--holdup", "2000"]),
     ],
 }
 
@@ -97,15 +118,23 @@ def prepare(env, characters, events):
     )
 
 
-def postgres_env():
+def postgres_env(url=PG_URL):
     import psycopg
 
-    admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
-    name = PG_URL.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    name = url.rsplit("/", 1)[1]
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
-    return {"DATABASE_URL": PG_URL}
+    return {"DATABASE_URL": url}
+
+
+def drop_postgres(url):
+    import psycopg
+
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def vacuum_analyze(env):
@@ -146,17 +175,58 @@ def scale(env, engine, *, quick):
     return figures
 
 
+def drift(env, engine, tmp, *, quick):
+    """Grow a world with three drifting axes stage by stage; measure drift at each."""
+    worlds = Path(tmp) / f"drift-worlds-{engine}"
+    write_world(worlds)
+    env = {**env, "PIPEWORKS_WORLDS_DIR": str(worlds)}
+    migrate(env)
+    figures = {}
+    have = 0
+    for characters, arguments in DRIFT_STAGES["quick" if quick else "full"]:
+        new = characters - have
+        print(f"[{engine}] drift world to {characters:,} characters", flush=True)
+        run(
+            [
+                "manage.py",
+                "generate_ledger",
+                "--i-know-this-is-not-production",
+                "--world",
+                "drift_bench",
+                "--characters",
+                str(new),
+                "--events",
+                str(2 * new),  # a genesis and about one more event per character
+                "-v0",
+            ],
+            env,
+        )
+        have = characters
+        vacuum_analyze(env)
+        print(f"[{engine}] drift at {characters:,} characters {' '.join(arguments)}", flush=True)
+        runs = "1" if quick else "3"
+        out = run(["bench/drift.py", "measure", "--runs", runs, *arguments], env, True)
+        figures[str(characters)] = json.loads(out)
+    return figures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="Small sizes, for a smoke run.")
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--only", default=",".join(SECTIONS), help="Sections to run.")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "bench" / "results.md",
+        help="Where to write the report (a partial run should not replace bench/results.md).",
+    )
     args = parser.parse_args()
     sections = args.only.split(",")
     events = 200 if args.quick else 1000
     base = (200, 5000) if args.quick else (2000, 50000)
 
-    report = {"writes": {}, "scale": {}, "http": None}
+    report = {"writes": {}, "scale": {}, "http": None, "drift": {}}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for engine in args.engines.split(","):
@@ -178,6 +248,16 @@ def main():
                     else postgres_env()
                 )
                 report["scale"][engine] = scale(env, engine, quick=args.quick)
+            if "drift" in sections:
+                if engine == "sqlite":
+                    env = {"DATABASE_URL": f"sqlite:///{tmp}/drift.sqlite3"}
+                else:
+                    env = postgres_env(PG_URL + "_drift")
+                try:
+                    report["drift"][engine] = drift(env, engine, tmp, quick=args.quick)
+                finally:
+                    if engine != "sqlite":
+                        drop_postgres(env["DATABASE_URL"])
     if "http" in sections and "postgresql" in args.engines.split(","):
         print("[postgresql] concurrent writers over HTTP: gunicorn, 4 workers, 4 clients")
         arguments = ["--database-url", PG_URL + "_http"]
@@ -187,7 +267,7 @@ def main():
             arguments += ["--history", "100000", "--events", "150", "--runs", "3"]
         report["http"] = json.loads(run(["bench/http_writers.py", *arguments], {}, True))
     report["minutes"] = (time.perf_counter() - started) / 60
-    write_results(report, quick=args.quick)
+    write_results(report, quick=args.quick, path=args.output)
 
 
 if __name__ == "__main__":
