@@ -207,6 +207,20 @@ def get_event_or_404(request: Request, event_id: str) -> Event:
     return event
 
 
+def require_known_world(request: Request, world_id: str) -> None:
+    """Refuse a world the user may not use (403), then one that does not exist (404).
+
+    The world limit first: a key limited to one world learns nothing of others.
+    """
+    require_world(request, world_id=world_id)
+    if not World.objects.filter(pk=world_id).exists():
+        raise ApiError(
+            DRIFT_UNKNOWN_WORLD.format(world_id=world_id),
+            status_code=status.HTTP_404_NOT_FOUND,
+            code="unknown_world",
+        )
+
+
 def provenance(request: Request) -> dict:
     """Return the provenance keyword arguments of a ledger write made by this request.
 
@@ -595,14 +609,7 @@ class WorldDriftView(StaffAPIView):
     def post(self, request: Request, world_id: str) -> Response:
         body = ApplyDriftSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        # The world limit first: a key limited to one world learns nothing of others.
-        require_world(request, world_id=world_id)
-        if not World.objects.filter(pk=world_id).exists():
-            raise ApiError(
-                DRIFT_UNKNOWN_WORLD.format(world_id=world_id),
-                status_code=status.HTTP_404_NOT_FOUND,
-                code="unknown_world",
-            )
+        require_known_world(request, world_id)
         try:
             run = apply_drift(
                 world_id=world_id,
@@ -652,14 +659,7 @@ class WorldFeedView(StaffAPIView):
     )
     def get(self, request: Request, world_id: str) -> Response:
         query = _query(WorldFeedQuerySerializer, request)
-        # The world limit first: a key limited to one world learns nothing of others.
-        require_world(request, world_id=world_id)
-        if not World.objects.filter(pk=world_id).exists():
-            raise ApiError(
-                DRIFT_UNKNOWN_WORLD.format(world_id=world_id),
-                status_code=status.HTTP_404_NOT_FOUND,
-                code="unknown_world",
-            )
+        require_known_world(request, world_id)
         try:
             horizon = settled_horizon()
         except FeedBusy as exc:

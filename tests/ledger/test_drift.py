@@ -283,21 +283,27 @@ def test_a_rule_change_applies_from_the_sync(drifting, worlds_dir):
 # Chunks, crashes, pauses -------------------------------------------------------------------
 
 
-def test_a_big_world_is_done_in_chunks_and_a_crashed_run_resumes(drifting, settings, monkeypatch):
-    settings.PIPEWORKS_DRIFT_CHUNK = 2
-    others = [CharacterFactory(scores={"luck": 0.5}) for _ in range(4)]
-    rewind(2)
+def crash_in_the_second_chunk(monkeypatch):
+    """Run drift until its second chunk raises, as a killed run; return the real chunk."""
     original, calls = drift._apply_chunk, []
 
-    def crash_on_the_second_chunk(*args, **kwargs):
+    def crashing(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("killed")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(drift, "_apply_chunk", crash_on_the_second_chunk)
+    monkeypatch.setattr(drift, "_apply_chunk", crashing)
     with pytest.raises(RuntimeError):
         apply_drift(world_id="alpha")
+    return original
+
+
+def test_a_big_world_is_done_in_chunks_and_a_crashed_run_resumes(drifting, settings, monkeypatch):
+    settings.PIPEWORKS_DRIFT_CHUNK = 2
+    others = [CharacterFactory(scores={"luck": 0.5}) for _ in range(4)]
+    rewind(2)
+    original = crash_in_the_second_chunk(monkeypatch)
     assert (
         DriftState.objects.get(world_id="alpha").run_after
         == sorted([drifting.pk, *(o.pk for o in others)])[1]
@@ -398,17 +404,7 @@ def test_a_run_begun_before_a_pause_is_finished_and_never_moves_a_clock_back(
     settings.PIPEWORKS_DRIFT_CHUNK = 1
     other = CharacterFactory(scores={"luck": 0.5})
     rewind(2)
-    original, calls = drift._apply_chunk, []
-
-    def crash_on_the_second_chunk(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("killed")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(drift, "_apply_chunk", crash_on_the_second_chunk)
-    with pytest.raises(RuntimeError):
-        apply_drift(world_id="alpha")
+    original = crash_in_the_second_chunk(monkeypatch)
     monkeypatch.setattr(drift, "_apply_chunk", original)
     # A pause lands while that run is unfinished (a cron run racing the pause).
     DriftState.objects.filter(world_id="alpha").update(paused_at=timezone.now())
