@@ -12,6 +12,8 @@ table, no ``DISTINCT`` over joins for search or the filters, a bounded preview o
 event's deltas, and each event's reversal read by a subquery of the page's one query.
 """
 
+from datetime import UTC, datetime
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -21,11 +23,12 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -38,10 +41,11 @@ from ledger.exceptions import LedgerError
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType, Source
 from ledger.provenance import UNKNOWN
 from ledger.services import reverse_event
-from pipeworks.admin import ReadOnlyAdmin, ReadOnlyInline
+from ledger.stats import band_ordinal
+from pipeworks.admin import ParametersFilter, ReadOnlyAdmin, ReadOnlyInline
 from pipeworks.serializers import MAX_ID
 from pipeworks.transactions import OutcomeUnknown
-from worlds.models import Character
+from worlds.models import Character, World
 
 CHANGES_PREVIEW = 3
 # One event's page shows this many delta rows (an axis backfill may hold one per
@@ -172,7 +176,7 @@ def correction_html(event: Event) -> str:
     return format_html_join("", '<div class="{}">{} <a href="{}">#{}</a></div>', markers)
 
 
-def _id_parameter(name: str, value: str) -> int:
+def id_parameter(name: str, value: str) -> int:
     """Return a list filter's id parameter, or refuse the lookup (the admin shows ?e=1)."""
     try:
         number = int(value)
@@ -226,7 +230,7 @@ class CharacterFilter(admin.SimpleListFilter):
 
     def _character_id(self) -> int | None:
         value = self.value()
-        return None if value is None else _id_parameter("character", value)
+        return None if value is None else id_parameter("character", value)
 
 
 class EventTypeFilter(admin.SimpleListFilter):
@@ -318,6 +322,88 @@ class ReversalFilter(admin.SimpleListFilter):
         raise IncorrectLookupParameters(f"reversal must be one of the choices, not {value!r}")
 
 
+def instant_parameter(name: str, value: str) -> datetime:
+    """Return a list filter's ISO 8601 instant (UTC when it has no offset), or refuse it."""
+    instant = parse_datetime(value)
+    if instant is None:
+        raise IncorrectLookupParameters(f"{name} must be an ISO 8601 instant, not {value!r}")
+    return instant if timezone.is_aware(instant) else timezone.make_aware(instant, UTC)
+
+
+class RecordedFilter(ParametersFilter):
+    """Events recorded in ``[recorded_since, recorded_until)`` (ISO 8601 instants).
+
+    Set by the world page's statistics, whose numbers count a window of recorded time.
+    """
+
+    title = "recorded"
+    parameters = ("recorded_since", "recorded_until")
+
+    def queryset(self, request, queryset):
+        for name, lookup in (("recorded_since", "gte"), ("recorded_until", "lt")):
+            if name in self.used_parameters:
+                instant = instant_parameter(name, self.used_parameters[name])
+                queryset = queryset.filter(**{f"timestamp__{lookup}": instant})
+        return queryset
+
+    def describe(self) -> str:
+        since = self.used_parameters.get("recorded_since", "the start")
+        until = self.used_parameters.get("recorded_until", "now")
+        return f"from {since} to {until}"
+
+
+class AxisChangeFilter(ParametersFilter):
+    """Events with a delta on one axis (``?axis=<id>``), optionally of one kind (``change``).
+
+    ``change`` is ``clamped`` (applied differs from requested), ``up`` or ``down`` (a label
+    crossing under the current bands, as the world page counts them).
+    """
+
+    title = "axis change"
+    parameters = ("axis", "change")
+    CHANGES = ("clamped", "up", "down")
+
+    def queryset(self, request, queryset):
+        if "axis" not in self.used_parameters:
+            if "change" in self.used_parameters:
+                raise IncorrectLookupParameters("change needs an axis")
+            return queryset
+        return queryset.filter(pk__in=self._deltas().values("event_id"))
+
+    def _deltas(self) -> QuerySet:
+        axis = self._registered
+        deltas = EventEntityAxisDelta.objects.filter(axis_id=axis.id)
+        change = self.used_parameters.get("change")
+        if change is None:
+            return deltas
+        if change not in self.CHANGES:
+            raise IncorrectLookupParameters(
+                f"change must be one of {', '.join(self.CHANGES)}, not {change!r}"
+            )
+        if change == "clamped":
+            return deltas.exclude(delta=F("requested_delta"))
+        deltas = deltas.annotate(
+            old_band=band_ordinal([axis], "old_score"), new_band=band_ordinal([axis], "new_score")
+        )
+        if change == "up":
+            return deltas.filter(new_band__gt=F("old_band"))
+        return deltas.filter(new_band__lt=F("old_band"))
+
+    @cached_property
+    def _registered(self):
+        axis_id = id_parameter("axis", self.used_parameters["axis"])
+        world = World.objects.filter(axes__pk=axis_id).first()
+        # An axis of a world the user may not see is, to them, no axis.
+        if world is None or not may_use_world(self.request.user, world_id=world.pk):
+            raise IncorrectLookupParameters(f"axis {axis_id} does not exist")
+        return get_world_registry(world).by_id[axis_id]
+
+    def describe(self) -> str:
+        change = self.used_parameters.get("change")
+        name = self._registered.name
+        return f"{name}: {change}" if change else f"{name}: any delta"
+
+
 class ActorFilter(admin.SimpleListFilter):
     """Events caused by one user account, chosen by ``?actor_user__id__exact=<id>``.
 
@@ -345,7 +431,7 @@ class ActorFilter(admin.SimpleListFilter):
 
     def _user_id(self) -> int | None:
         value = self.value()
-        return None if value is None else _id_parameter("actor", value)
+        return None if value is None else id_parameter("actor", value)
 
 
 class ReverseEventForm(forms.Form):
@@ -483,6 +569,8 @@ class EventAdmin(ReadOnlyAdmin):
         SourceFilter,
         ReversalFilter,
         ActorFilter,
+        RecordedFilter,
+        AxisChangeFilter,
     )
     list_select_related = ("event_type",)
     search_fields = (

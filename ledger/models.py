@@ -202,7 +202,12 @@ class Event(LedgerModel):
                 name="event_reversed_once",
             ),
         ]
-        indexes = [models.Index(fields=["world", "id"], name="event_world_id_idx")]
+        indexes = [
+            models.Index(fields=["world", "id"], name="event_world_id_idx"),
+            # Window statistics (ledger.stats) and time filters read a world's events by
+            # recorded time: their cost follows the window, not the ledger.
+            models.Index(fields=["world", "timestamp"], name="event_world_timestamp_idx"),
+        ]
         permissions = [
             ("apply_event", "Can apply events"),
             ("reverse_event", "Can reverse events"),

@@ -41,6 +41,7 @@ from ledger.services.validation import (
     MAX_METADATA_VALUE_LENGTH,
     SYSTEM_EVENT_TYPES,
 )
+from ledger.stats import DEFAULT_WINDOW, STATS_UNKNOWN_WINDOW, WINDOWS
 from pipeworks.serializers import (
     MAX_ID,
     OffsetDateTimeField,
@@ -812,3 +813,101 @@ class CharacterStatesSerializer(serializers.Serializer):
         help_text="Without `ids`: pass as `after` for the next page; null on the last page "
         "and with `ids`.",
     )
+
+
+# A world's statistics (ledger.stats) ------------------------------------------------------
+
+
+class WorldStatsQuerySerializer(serializers.Serializer):
+    window = serializers.ChoiceField(
+        choices=list(WINDOWS),
+        default=DEFAULT_WINDOW,
+        error_messages={
+            "invalid_choice": STATS_UNKNOWN_WINDOW.format(
+                choices=", ".join(WINDOWS), value="{input}"
+            )
+        },
+        help_text=(
+            "The recorded-time window of the event statistics: the last 24 hours, 7 or 30 "
+            "days, or the whole ledger (`all`). The distributions are always of now."
+        ),
+    )
+
+
+class LabelCountSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    ordinal = serializers.IntegerField()
+    min_score = serializers.FloatField(help_text="The band holds scores from this one ...")
+    below = serializers.FloatField(
+        allow_null=True, help_text="... up to, not including, this one (null: up to 1)."
+    )
+    count = serializers.IntegerField(help_text="Characters with this label now.")
+    share = serializers.FloatField(help_text="count / characters (0 with no characters).")
+
+
+class AxisDistributionSerializer(serializers.Serializer):
+    axis = serializers.CharField(source="name")
+    characters = serializers.IntegerField(help_text="Characters with a score on the axis.")
+    labels = LabelCountSerializer(
+        many=True, help_text="Every label in ordinal order, zero counts included; [] if numeric."
+    )
+    histogram = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="20 bins: bin i counts scores in [i/20, (i+1)/20); the last includes 1.",
+    )
+    mean = serializers.FloatField(allow_null=True)
+    median = serializers.FloatField(allow_null=True)
+    at_zero = serializers.IntegerField(help_text="Characters at 0 (clamped low end).")
+    at_one = serializers.IntegerField(help_text="Characters at 1 (clamped high end).")
+
+
+class TypeAxisImpactSerializer(serializers.Serializer):
+    axis = serializers.CharField()
+    retired = serializers.BooleanField()
+    deltas = serializers.IntegerField(help_text="Deltas of the type on the axis in the window.")
+    sum = serializers.FloatField(source="total", help_text="Sum of the applied deltas.")
+    mean = serializers.FloatField(help_text="Mean applied delta.")
+    clamped = serializers.IntegerField(help_text="Deltas clamped at 0 or 1 (applied != asked).")
+    clamped_share = serializers.FloatField()
+    crossings_up = serializers.IntegerField(help_text="Deltas that moved to a higher label.")
+    crossings_down = serializers.IntegerField(help_text="Deltas that moved to a lower label.")
+
+
+class TypeImpactSerializer(serializers.Serializer):
+    event_type = serializers.CharField()
+    events = serializers.IntegerField()
+    characters = serializers.IntegerField(help_text="Distinct characters the events touched.")
+    axes = TypeAxisImpactSerializer(many=True)
+
+
+class MoverSerializer(serializers.Serializer):
+    character_id = serializers.IntegerField()
+    name = serializers.CharField()
+    change = serializers.FloatField(help_text="Net change over the window (sum of deltas).")
+    deltas = serializers.IntegerField()
+
+
+class DayCrossingsSerializer(serializers.Serializer):
+    day = serializers.DateField(help_text="A UTC day.")
+    up = serializers.IntegerField()
+    down = serializers.IntegerField()
+
+
+class AxisWindowSerializer(serializers.Serializer):
+    axis = serializers.CharField(source="name")
+    retired = serializers.BooleanField()
+    top_movers = MoverSerializer(
+        source="movers", many=True, help_text="Up to 10, by the size of their net change."
+    )
+    crossings_per_day = DayCrossingsSerializer(source="days", many=True)
+
+
+class WorldStatsSerializer(serializers.Serializer):
+    world_id = serializers.CharField()
+    window = serializers.CharField()
+    since = UTCDateTimeField(allow_null=True, help_text="The window's start (null: `all`).")
+    until = UTCDateTimeField(help_text="The window's end: when the statistics were read.")
+    distributions = AxisDistributionSerializer(many=True, help_text="Every active axis.")
+    events = serializers.IntegerField(help_text="Events recorded in the window.")
+    event_types = TypeImpactSerializer(many=True, help_text="Most events first.")
+    axes = AxisWindowSerializer(many=True)

@@ -28,4 +28,5 @@ urlpatterns = [
     ),
     path("worlds/<str:world_id>/drift", views.WorldDriftView.as_view(), name="api-world-drift"),
     path("worlds/<str:world_id>/events", views.WorldFeedView.as_view(), name="api-world-feed"),
+    path("worlds/<str:world_id>/stats", views.WorldStatsView.as_view(), name="api-world-stats"),
 ]

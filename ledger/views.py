@@ -23,6 +23,7 @@ from access.permissions import (
     api_key_of,
     require_world,
 )
+from axes.registry import get_world_registry
 from ledger.exceptions import LedgerError
 from ledger.export import EXPORT_CHUNK, history_lines
 from ledger.feed import FeedBusy, settled_horizon, world_feed
@@ -54,10 +55,13 @@ from ledger.serializers import (
     ReverseEventSerializer,
     WorldFeedQuerySerializer,
     WorldFeedSerializer,
+    WorldStatsQuerySerializer,
+    WorldStatsSerializer,
 )
 from ledger.services import apply_event, apply_events, reverse_event
 from ledger.services.drift import DRIFT_UNKNOWN_WORLD, apply_drift
 from ledger.services.validation import MAX_BATCH_EVENTS, MAX_IDEMPOTENCY_KEY_LENGTH
+from ledger.stats import window_statistics, world_distributions
 from pipeworks.api import (
     AUTH_ERRORS,
     ApiError,
@@ -207,18 +211,20 @@ def get_event_or_404(request: Request, event_id: str) -> Event:
     return event
 
 
-def require_known_world(request: Request, world_id: str) -> None:
-    """Refuse a world the user may not use (403), then one that does not exist (404).
+def require_known_world(request: Request, world_id: str) -> World:
+    """Return the world, refusing one the user may not use (403), then an unknown one (404).
 
     The world limit first: a key limited to one world learns nothing of others.
     """
     require_world(request, world_id=world_id)
-    if not World.objects.filter(pk=world_id).exists():
+    world = World.objects.filter(pk=world_id).first()
+    if world is None:
         raise ApiError(
             DRIFT_UNKNOWN_WORLD.format(world_id=world_id),
             status_code=status.HTTP_404_NOT_FOUND,
             code="unknown_world",
         )
+    return world
 
 
 def provenance(request: Request) -> dict:
@@ -674,6 +680,54 @@ class WorldFeedView(StaffAPIView):
             "has_more": page.has_more,
         }
         return Response(WorldFeedSerializer(body).data)
+
+
+class WorldStatsView(StaffAPIView):
+    permission_classes = [CanReadLedger]
+
+    @extend_schema(
+        operation_id="world_stats",
+        tags=["worlds"],
+        summary="A world's population and recent events, in numbers (for tuning)",
+        description=(
+            "Per active axis, how the world's characters spread now: every label with its "
+            "count and share (zero counts included, ordinal order), a 20-bin score "
+            "histogram, mean, median and the characters at 0 and 1. Over the `window` of "
+            "recorded time: per event type its events and the characters they touched, and "
+            "per axis the sum and mean of the applied deltas, how many were clamped and the "
+            "label crossings up and down; per axis the top 10 movers and the crossings per "
+            "UTC day. Labels are those of the current policy. A fixed number of queries: "
+            "the distributions read the score table, the window only its own events."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "world_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The world."
+            ),
+            WorldStatsQuerySerializer,
+        ],
+        responses={
+            200: WorldStatsSerializer,
+            400: error_response("A `window` that is not 24h, 7d, 30d or all; `field` names it."),
+            **AUTH_ERRORS,
+            404: error_response("Unknown world."),
+        },
+    )
+    def get(self, request: Request, world_id: str) -> Response:
+        query = _query(WorldStatsQuerySerializer, request)
+        world = require_known_world(request, world_id)
+        registry = get_world_registry(world)
+        stats = window_statistics(world, window=query["window"], registry=registry)
+        body = {
+            "world_id": world_id,
+            "window": stats.window,
+            "since": stats.since,
+            "until": stats.until,
+            "distributions": world_distributions(world, registry=registry),
+            "events": stats.events,
+            "event_types": stats.types,
+            "axes": stats.axes,
+        }
+        return Response(WorldStatsSerializer(body).data)
 
 
 class JSONLinesRenderer(BaseRenderer):

@@ -125,3 +125,44 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_view_permission(self, request, obj=None):
         return self.admin_site.get_model_admin(self.parent_model).has_view_permission(request, obj)
+
+
+class ParametersFilter(admin.ListFilter):
+    """A list filter of several query parameters, set by links rather than chosen in a list.
+
+    The world page's statistics link each number to the rows that make it up (events of
+    a type in a window, characters in a score band, ...); this filter shows what such a
+    link selected, with "All" to drop it. Subclasses parse the values in ``queryset``
+    and refuse a bad one with ``IncorrectLookupParameters``, as the admin's own filters
+    do (the list then shows ``?e=1``).
+    """
+
+    parameters: tuple[str, ...] = ()
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        for name in self.parameters:
+            if name in params:
+                self.used_parameters[name] = params.pop(name)[-1]
+
+    def expected_parameters(self):
+        return list(self.parameters)
+
+    def has_output(self):
+        return bool(self.used_parameters)
+
+    def describe(self) -> str:
+        """Return what the parameters select, in words."""
+        raise NotImplementedError
+
+    def choices(self, changelist):
+        yield {
+            "selected": False,
+            "query_string": changelist.get_query_string(remove=self.parameters),
+            "display": "All",
+        }
+        yield {
+            "selected": True,
+            "query_string": changelist.get_query_string(),
+            "display": self.describe(),
+        }

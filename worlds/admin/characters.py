@@ -7,21 +7,30 @@ page, through ``apply_event``, recorded with them as the actor and the admin as 
 
 import copy
 import json
+import math
 import uuid
 from collections import defaultdict
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from access.roles import APPLY_PERMISSION
 from access.selectors import may_use_world
+from axes.models import Axis, CharacterAxisScore
 from axes.registry import get_world_registry
-from ledger.admin import AllowedWorldFilter, limit_to_allowed_worlds
+from ledger.admin import (
+    AllowedWorldFilter,
+    id_parameter,
+    instant_parameter,
+    limit_to_allowed_worlds,
+)
 from ledger.exceptions import LedgerError
 from ledger.models import EventEntityAxisDelta, Source
 from ledger.selectors import AsOfError
@@ -29,7 +38,7 @@ from ledger.services import apply_event, refresh_snapshots
 from ledger.services.reversal import REASON_KEY
 from ledger.services.validation import MAX_IDEMPOTENCY_KEY_LENGTH
 from ledger.verification import verify_character
-from pipeworks.admin import report_messages
+from pipeworks.admin import ParametersFilter, report_messages
 from pipeworks.transactions import OutcomeUnknown
 from worlds.admin.inspector import (
     INSPECTOR_EVENT_LIMIT,
@@ -191,13 +200,93 @@ class ApplyEventForm(forms.Form):
         self.add_error(field, exc.message)
 
 
+def _score_parameter(name: str, value: str) -> float:
+    try:
+        score = float(value)
+    except ValueError:
+        score = math.nan
+    if not 0.0 <= score <= 1.0:
+        raise IncorrectLookupParameters(f"{name} must be a score in [0, 1], not {value!r}")
+    return score
+
+
+class AxisScoreFilter(ParametersFilter):
+    """Characters whose score on one axis (``?axis=<id>``) lies in a range.
+
+    ``score_gte``, ``score_lt`` and ``score_lte`` bound it; the world page's label counts,
+    histogram bins and clamped ends link here (a label is ``[its min, the next min)``).
+    """
+
+    title = "score"
+    parameters = ("axis", "score_gte", "score_lt", "score_lte")
+    LOOKUPS = {"score_gte": "gte", "score_lt": "lt", "score_lte": "lte"}
+
+    def queryset(self, request, queryset):
+        if "axis" not in self.used_parameters:
+            if self.used_parameters:
+                raise IncorrectLookupParameters("a score range needs an axis")
+            return queryset
+        scores = CharacterAxisScore.objects.filter(axis_id=self._axis.pk)
+        for name, lookup in self.LOOKUPS.items():
+            if name in self.used_parameters:
+                bound = _score_parameter(name, self.used_parameters[name])
+                scores = scores.filter(**{f"axis_score__{lookup}": bound})
+        return queryset.filter(pk__in=scores.values("character_id"))
+
+    @cached_property
+    def _axis(self) -> Axis:
+        axis_id = id_parameter("axis", self.used_parameters["axis"])
+        axis = Axis.objects.filter(pk=axis_id).first()
+        # An axis of a world the user may not see is, to them, no axis.
+        if axis is None or not may_use_world(self.request.user, world_id=axis.world_id):
+            raise IncorrectLookupParameters(f"axis {axis_id} does not exist")
+        return axis
+
+    def describe(self) -> str:
+        bounds = [
+            f"{symbol} {self.used_parameters[name]}"
+            for name, symbol in (("score_gte", ">="), ("score_lt", "<"), ("score_lte", "<="))
+            if name in self.used_parameters
+        ]
+        return f"{self._axis.name} {' and '.join(bounds) or 'scored'}"
+
+
+class TouchedFilter(ParametersFilter):
+    """Characters changed by events of one type (``touched_type``), optionally in a window.
+
+    ``touched_since`` and ``touched_until`` (ISO 8601) bound the events' recorded time;
+    the world page's "characters touched" counts link here with the world's filter.
+    """
+
+    title = "touched by"
+    parameters = ("touched_type", "touched_since", "touched_until")
+
+    def queryset(self, request, queryset):
+        if "touched_type" not in self.used_parameters:
+            if self.used_parameters:
+                raise IncorrectLookupParameters("a touched window needs touched_type")
+            return queryset
+        deltas = EventEntityAxisDelta.objects.filter(
+            event__event_type__name=self.used_parameters["touched_type"]
+        )
+        for name, lookup in (("touched_since", "gte"), ("touched_until", "lt")):
+            if name in self.used_parameters:
+                instant = instant_parameter(name, self.used_parameters[name])
+                deltas = deltas.filter(**{f"event__timestamp__{lookup}": instant})
+        return queryset.filter(pk__in=deltas.values("character_id"))
+
+    def describe(self) -> str:
+        since = self.used_parameters.get("touched_since")
+        return self.used_parameters["touched_type"] + (f" since {since}" if since else "")
+
+
 @admin.register(Character)
 class CharacterAdmin(admin.ModelAdmin):
     """The character inspector: axis state, snapshot, ledger history and score chart."""
 
     add_form = CharacterCreationForm
     list_display = ("name", "world", "state_seed", "state_updated_at", "snapshot_status")
-    list_filter = (("world", AllowedWorldFilter),)
+    list_filter = (("world", AllowedWorldFilter), AxisScoreFilter, TouchedFilter)
     search_fields = ("name",)
     list_select_related = ("world",)
     ordering = ("id",)
@@ -335,6 +424,9 @@ class CharacterAdmin(admin.ModelAdmin):
                 "ledger_url": ledger_url,
                 # The API's export answers the admin's session: one file, streamed.
                 "export_url": reverse("api-character-history-export", args=[character.pk]),
+                # The world page: its population and events, to read this character against.
+                "world_url": reverse("admin:worlds_world_change", args=[character.world_id])
+                + "#distributions",
                 "charts": charts,
                 "chart": chart,
                 "can_refresh": self.has_change_permission(request, character),
