@@ -62,6 +62,7 @@ def generate_ledger(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     existing: bool = False,
+    span: timedelta | None = None,
 ) -> GeneratedLedger:
     """Add ``characters`` characters and ``events`` events (genesis included) to a world.
 
@@ -69,9 +70,14 @@ def generate_ledger(
     instead (``characters`` must be 0): their histories grow, the character count does
     not, which is how a ledger grows under a stable population.
 
+    The events are recorded one second apart up to now, or, with ``span`` (new ledgers
+    only), spread evenly over ``span`` up to now, so that a window of the world's
+    statistics holds a known share of them.
+
     Raises:
         ValueError: The world is not synced, or ``events`` < ``characters``; with
-            ``existing``, ``characters`` is not 0 or the world has no characters.
+            ``existing``, ``characters`` is not 0, the world has no characters or a
+            ``span`` is given.
     """
     world = World.objects.filter(pk=world_id).exclude(policy_hash="").first()
     if world is None:
@@ -79,6 +85,8 @@ def generate_ledger(
     if existing:
         if characters:
             raise ValueError("existing adds events to existing characters; characters must be 0")
+        if span is not None:
+            raise ValueError("span spreads a new ledger; existing events follow the last one")
         return _extend_ledger(world, events=events, seed=seed, progress=progress)
     if events < characters:
         raise ValueError("events must be at least characters (one genesis event each)")
@@ -86,7 +94,7 @@ def generate_ledger(
     registry = get_world_registry(world)
     axes = registry.active_axes
     now = timezone.now()
-    start = now - timedelta(seconds=events)
+    start = now - (span or timedelta(seconds=events))
 
     with atomic_commit():
         types = {
@@ -139,7 +147,7 @@ def generate_ledger(
             seeds=seeds,
             genesis_type=types[CHARACTER_CREATED],
             start=start,
-            step=timedelta(seconds=1),
+            step=(span or timedelta(seconds=events)) / events,
             counts=counts,
             total=events,
             progress=progress,

@@ -138,7 +138,10 @@ def world_distributions(
     """
     registry = registry or get_world_registry(world)
     axes = registry.active_axes
-    scores = CharacterAxisScore.objects.filter(world=world, axis_id__in=[a.id for a in axes])
+    # No default ordering: the model's orders by axis, which joins the axis and world tables.
+    scores = CharacterAxisScore.objects.filter(
+        world=world, axis_id__in=[a.id for a in axes]
+    ).order_by()
     grouped = (
         scores.annotate(band=band_ordinal(axes, "axis_score"), bin=_bin_case("axis_score"))
         .values("axis_id", "band", "bin")

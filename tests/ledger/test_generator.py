@@ -1,9 +1,11 @@
 import getpass
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata
 from ledger.services import apply_event
@@ -143,6 +145,10 @@ def test_generate_ledger_existing_grows_the_histories_of_existing_characters(mon
             ["--world", "alpha", "--existing", "--characters", "2"],
             "--existing adds events to existing characters; omit --characters",
         ),
+        (
+            ["--world", "alpha", "--existing", "--span-days", "7"],
+            "span spreads a new ledger; existing events follow the last one",
+        ),
     ],
 )
 def test_generate_ledger_existing_refuses(args, message):
@@ -160,6 +166,7 @@ def test_generate_ledger_existing_refuses(args, message):
             "events must be at least characters (one genesis event each)",
         ),
         (["--world", "alpha", "--characters", "0"], "--characters and --events must be positive"),
+        (["--world", "alpha", "--span-days", "0"], "--span-days must be positive"),
     ],
 )
 def test_generate_ledger_refuses_bad_arguments(args, message):
@@ -183,3 +190,22 @@ def test_generated_characters_record_the_policy_their_snapshots_were_derived_wit
         assert character.base_state_json["seed"] == 0
         assert character.current_state_json["seed"] == character.state_seed
         assert character.current_state_json["policy_hash"] == policy_hash
+
+
+def test_span_days_spreads_the_recorded_times_evenly_up_to_now():
+    started = timezone.now()
+    call_command(
+        "generate_ledger",
+        *("--world", "alpha", "--characters", "50", "--events", "1000", "--span-days", "10"),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+
+    times = list(Event.objects.order_by("id").values_list("timestamp", flat=True))
+    assert len(times) == 1000
+    assert times == sorted(times)
+    assert started - timedelta(days=10) < times[0] < started - timedelta(days=9.98)
+    assert times[-1] >= started
+    # Evenly spread: the last 7 days hold 70% of them.
+    last_week = [moment for moment in times if moment >= times[-1] - timedelta(days=7)]
+    assert 698 <= len(last_week) <= 702

@@ -1,6 +1,7 @@
 """`manage.py generate_ledger`: a large synthetic ledger for benchmarks."""
 
 import time
+from datetime import timedelta
 
 from django.core.management.base import CommandError
 
@@ -28,18 +29,28 @@ class Command(DatabaseFailureMixin, NotInProductionCommand):
         parser.add_argument("--events", type=int, default=1_000_000)
         parser.add_argument("--seed", type=int, default=0, help="Random seed (reproducible).")
         parser.add_argument(
+            "--span-days",
+            type=float,
+            help=(
+                "Spread the events' recorded times evenly over this many days up to now "
+                "(default: one second apart), e.g. so a 7-day window holds a known share."
+            ),
+        )
+        parser.add_argument(
             "--existing",
             action="store_true",
             help="Add --events events to the existing characters; create none.",
         )
 
-    def handle(self, *args, world, characters, events, seed, existing, **options):
+    def handle(self, *args, world, characters, events, seed, existing, span_days, **options):
         if existing and characters is not None:
             raise CommandError("--existing adds events to existing characters; omit --characters")
         if characters is None:
             characters = 0 if existing else DEFAULT_CHARACTERS
         if (characters < 1 and not existing) or events < 1:
             raise CommandError("--characters and --events must be positive")
+        if span_days is not None and not span_days > 0:
+            raise CommandError("--span-days must be positive")
         started = time.monotonic()
 
         def progress(done, total):
@@ -54,6 +65,7 @@ class Command(DatabaseFailureMixin, NotInProductionCommand):
                 seed=seed,
                 progress=progress,
                 existing=existing,
+                span=None if span_days is None else timedelta(days=span_days),
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
