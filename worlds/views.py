@@ -34,15 +34,24 @@ from ledger.views import (
     with_idempotency_key,
 )
 from pipeworks.api import AUTH_ERRORS, ApiError, StaffAPIView, error_response
+from worlds.exceptions import PolicySyncError
 from worlds.models import Character, World
 from worlds.selectors import get_world_status, list_world_statuses
-from worlds.serializers import PolicyReportSerializer, WorldListSerializer
-from worlds.services import create_character
+from worlds.serializers import (
+    PolicyReportSerializer,
+    WorldListSerializer,
+    WorldPolicyImpactSerializer,
+)
+from worlds.services import create_character, preview_policy_sync
 
 logger = logging.getLogger(__name__)
 
 API_UNKNOWN_WORLD = "unknown world {world_id!r}: no policy files and not in the database"
 API_UNKNOWN_WORLD_ROW = "unknown world {world_id!r}"
+API_INVALID_POLICY = (
+    "the policy files of world {world_id!r} cannot be synced, so their impact cannot be "
+    "previewed: {errors}"
+)
 API_DUPLICATE_NAME = "world {world_id!r} already has a character named {name!r}"
 API_CREATE_DATABASE_ERROR = (
     "the database failed before the character was committed ({error}); it was rolled back: "
@@ -328,3 +337,71 @@ class WorldCharactersView(StaffAPIView):
         return character_state_response(
             character, status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
+
+
+def invalid_policy(world_id: str, errors: list[str]) -> ApiError:
+    """Return the 409 of a world whose files a sync would refuse, naming every error."""
+    return ApiError(
+        API_INVALID_POLICY.format(world_id=world_id, errors="; ".join(errors)),
+        status_code=status.HTTP_409_CONFLICT,
+        code="invalid_policy",
+    )
+
+
+class WorldPolicyImpactView(StaffAPIView):
+    """What syncing a world's policy files would do to its characters; nothing is written."""
+
+    permission_classes = [CanReadLedger]
+
+    @extend_schema(
+        operation_id="world_policy_impact",
+        tags=["worlds"],
+        summary="What a sync of a world's policy files would do, before it is made",
+        description=(
+            "The steps a sync would carry out (as `sync_policies --dry-run` lists them) and "
+            "their impact on the characters: per axis active now and in the files, the "
+            "matrix old label -> new label with counts and the first 20 characters by id "
+            "whose label would change; axes added (characters backfilled, at which score) "
+            "and retired (scores that stop moving); drift rules added, changed or removed "
+            "(characters moved, change per day before and after). `impact` is null when "
+            "the files are synced. Reads only, in the same number of queries whatever the "
+            "number of characters."
+        ),
+        parameters=[WORLD_ID_PARAMETER],
+        responses={
+            200: WorldPolicyImpactSerializer,
+            **AUTH_ERRORS,
+            404: error_response("Neither policy files nor the database know this world."),
+            409: error_response(
+                "The world's policy files have errors, or are missing (invalid_policy): "
+                "`detail` names every file, key path, line and problem."
+            ),
+        },
+    )
+    def get(self, request: Request, world_id: str) -> Response:
+        require_world(request, world_id=world_id)
+        world = get_world_status(world_id)
+        if world is None:
+            raise ApiError(
+                API_UNKNOWN_WORLD.format(world_id=world_id),
+                status_code=status.HTTP_404_NOT_FOUND,
+                code="unknown_world",
+            )
+        if not world.report.is_valid:
+            raise invalid_policy(world_id, [str(issue) for issue in world.report.errors])
+        try:
+            preview = preview_policy_sync(world_ids=[world_id])
+        except PolicySyncError as exc:  # the files changed since they were read above
+            errors = [str(issue) for report in exc.reports for issue in report.errors]
+            raise invalid_policy(world_id, errors or [exc.message]) from exc
+        [plan] = preview.plans
+        impact = preview.impacts[world_id]
+        body = {
+            "world_id": world_id,
+            "changed": plan.changed,
+            "file_hash": plan.report.policy_hash,
+            "policy_hash": world.registry_hash,
+            "changes": plan.describe(),
+            "impact": impact.as_dict() if impact is not None else None,
+        }
+        return Response(WorldPolicyImpactSerializer(body).data)

@@ -76,7 +76,10 @@ def when(value) -> str:
 def panel(response) -> str:
     html = response.content.decode()
     start = html.index('id="drift"')
-    return html[start : html.index("</table>", start)] + html[html.index('id="drift-hint"') :]
+    hint = html.index('id="drift-hint"')
+    # The panel ends where the world's statistics panels begin.
+    end = html.index('id="distributions"', hint)
+    return html[start : html.index("</table>", start)] + html[hint:end]
 
 
 @pytest.fixture

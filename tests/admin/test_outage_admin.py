@@ -9,6 +9,7 @@ from django.urls import reverse
 from ledger.admin import REVERSE_OUTCOME_UNKNOWN
 from ledger.models import Event
 from tests.admin.conftest import messages_of
+from tests.admin.sync_forms import confirm_form, preview_and_confirm
 from tests.conftest import table_state
 from tests.factories import UserFactory
 from tests.faults import failing_commit
@@ -118,8 +119,10 @@ def change_policy(worlds_dir) -> None:
 @pytest.mark.postgres
 def test_a_sync_lost_at_commit_is_reported_unknown(admin_client, worlds_dir):
     change_policy(worlds_dir)
+    url = reverse("admin:worlds_world_sync_all")
+    confirmation = confirm_form(admin_client.get(url))
     with failing_commit(reaches_server=False, after=(sync, "_plan_and_carry_out")):
-        response = admin_client.post(reverse("admin:worlds_world_sync_all"), follow=True)
+        response = admin_client.post(url, confirmation, follow=True)
 
     assert messages_of(response) == [registry.SYNC_OUTCOME_UNKNOWN]
 
@@ -131,7 +134,9 @@ def test_a_sync_failing_before_commit_says_nothing_was_written(
     change_policy(worlds_dir)
     before = table_state()
 
-    response = admin_client.post(reverse("admin:worlds_world_sync_all"), follow=True)
+    response = preview_and_confirm(
+        admin_client, reverse("admin:worlds_world_sync_all"), follow=True
+    )
 
     assert messages_of(response) == [registry.SYNC_DATABASE_FAILED.format(error="OperationalError")]
     assert table_state() == before

@@ -10,8 +10,10 @@ from django.urls import reverse
 from axes.models import Axis, AxisValue
 from ledger.models import EventType
 from tests.admin.conftest import messages_of
+from tests.admin.sync_forms import confirm_form, preview_and_confirm
 from tests.conftest import table_state
 from worlds.admin.registry import SYNC_CHANGED, SYNC_LOGGED, SYNC_UNCHANGED
+from worlds.admin.sync_preview import file_hashes
 from worlds.models import Character, World
 from worlds.policies import POLICY_OVERLAPPING_BANDS
 from worlds.services import SYNC_INVALID_POLICIES
@@ -120,10 +122,14 @@ def test_world_sync_action_syncs_changed_files(admin_client, worlds_dir):
     axes.write_text(axes.read_text().replace("default: 0.8", "default: 0.7"))
     old_hash = World.objects.get(pk="alpha").policy_hash
 
-    response = admin_client.post(
+    # The action shows the preview of the selected worlds; its form confirms the sync.
+    preview = admin_client.post(
         reverse("admin:worlds_world_changelist"),
         {"action": "sync_selected", "_selected_action": ["alpha", "beta"]},
-        follow=True,
+    )
+    assert World.objects.get(pk="alpha").policy_hash == old_hash
+    response = admin_client.post(
+        reverse("admin:worlds_world_sync_all"), confirm_form(preview), follow=True
     )
 
     new_hash = World.objects.get(pk="alpha").policy_hash
@@ -150,16 +156,24 @@ def test_world_sync_reports_policy_errors_and_writes_nothing(admin_client, world
     thresholds = worlds_dir / "alpha" / "policies" / "thresholds.yaml"
     thresholds.write_text(thresholds.read_text().replace("min: 0.20", "min: 0.10"))
     before = table_state()
-
-    response = admin_client.post(reverse("admin:worlds_world_sync", args=["alpha"]), follow=True)
-
+    url = reverse("admin:worlds_world_sync", args=["alpha"])
     overlap = POLICY_OVERLAPPING_BANDS.format(
         label="modest", min=0.1, max=0.39, prev="poor", pmin=0.0, pmax=0.19
     )
-    assert messages_of(response) == [
+    errors = [
         SYNC_INVALID_POLICIES.format(names="alpha"),
         f"alpha: {thresholds}:6: axes.wealth.values.modest.min: {overlap}",
     ]
+
+    # The preview reports the errors and offers no confirmation ...
+    preview = admin_client.get(url)
+    assert messages_of(preview) == errors
+    assert 'id="confirm-sync"' not in preview.content.decode()
+    # ... and a sync confirming these very files is refused as before.
+    confirmed = {"policy_hash": [f"alpha:{file_hashes(['alpha'])['alpha']}"]}
+    response = admin_client.post(url, confirmed, follow=True)
+
+    assert messages_of(response) == errors
     assert {m.level_tag for m in response.context["messages"]} == {"error"}
     assert table_state() == before
     assert "Policy files have" in response.content.decode()
@@ -170,7 +184,9 @@ def test_sync_all_button_syncs_every_world(admin_client, worlds_dir):
     axes = worlds_dir / "beta" / "policies" / "axes.yaml"
     axes.write_text(axes.read_text().replace("default: 0.1", "default: 0.2"))
 
-    response = admin_client.post(reverse("admin:worlds_world_sync_all"), follow=True)
+    response = preview_and_confirm(
+        admin_client, reverse("admin:worlds_world_sync_all"), follow=True
+    )
 
     assert response.redirect_chain == [(reverse("admin:worlds_world_changelist"), 302)]
     new_hash = World.objects.get(pk="beta").policy_hash
@@ -183,7 +199,7 @@ def test_sync_all_button_syncs_every_world(admin_client, worlds_dir):
         ),
     ]
     assert Axis.objects.get(world="beta", name="wealth").default_score == 0.2
-    assert admin_client.get(reverse("admin:worlds_world_sync_all")).status_code == 405
+    assert admin_client.put(reverse("admin:worlds_world_sync_all")).status_code == 405
 
 
 def test_sync_needs_the_change_world_permission(client, worlds_dir):

@@ -48,6 +48,7 @@ ENDPOINTS = {
     "apply-events": ("post", lambda h: WORLD_EVENTS_URL + ":batch", world_tick, 201),
     "worlds": ("get", lambda h: WORLDS_URL, None, 200),
     "world-policy": ("get", lambda h: policy_url("alpha"), None, 200),
+    "world-policy-impact": ("get", lambda h: policy_url("alpha") + "/impact", None, 200),
     "schema": ("get", lambda h: SCHEMA_URL, None, 200),
     "docs": ("get", lambda h: DOCS_URL, None, 200),
 }

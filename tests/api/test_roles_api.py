@@ -47,6 +47,7 @@ def requests(hero, event) -> dict[str, tuple[str, str, dict | None]]:
             ("get", f"/admin/events/{event.pk}", None),
             ("get", WORLDS_URL, None),
             ("get", policy_url("alpha"), None),
+            ("get", policy_url("alpha") + "/impact", None),
         ],
         "apply": [
             ("post", events_url(hero.pk), {"event_type": "t", "deltas": {"wealth": 0.1}}),

@@ -60,9 +60,11 @@ def test_schema_lists_every_endpoint_and_method(schema):
         "/admin/events/{event_id}/reverse": ["post"],
         "/admin/worlds/": ["get"],
         "/admin/worlds/{world_id}/policy": ["get"],
+        "/admin/worlds/{world_id}/policy/impact": ["get"],
         "/admin/worlds/{world_id}/drift": ["post"],
         "/admin/worlds/{world_id}/characters": ["get", "post"],
         "/admin/worlds/{world_id}/events": ["get"],
+        "/admin/worlds/{world_id}/stats": ["get"],
         "/admin/characters/{character_id}/history.jsonl": ["get"],
     }
 
@@ -228,12 +230,14 @@ def test_schema_bounds_the_ids_and_strings_of_the_urls(schema):
         ),
         ("/admin/worlds/", "get", {"200", "401", "403"}),
         ("/admin/worlds/{world_id}/policy", "get", {"200", "401", "403", "404"}),
+        ("/admin/worlds/{world_id}/policy/impact", "get", {"200", "401", "403", "404", "409"}),
         (
             "/admin/worlds/{world_id}/drift",
             "post",
             {"200", "400", "401", "403", "404", "429", "503"},
         ),
         ("/admin/worlds/{world_id}/events", "get", {"200", "400", "401", "403", "404", "503"}),
+        ("/admin/worlds/{world_id}/stats", "get", {"200", "400", "401", "403", "404"}),
         (CHARACTERS, "get", {"200", "400", "401", "403", "404"}),
         (
             CHARACTERS,

@@ -9,6 +9,7 @@ own. It uses no test database of its own.
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -68,14 +69,22 @@ def _wait_for_port(port: int, server: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
+def demo_worlds(tmp_path_factory) -> Path:
+    """A copy of the project's world files for the server, which a test may edit."""
+    target = tmp_path_factory.mktemp("worlds") / "worlds"
+    shutil.copytree(PROJECT / "data" / "worlds", target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory, demo_worlds):
     """Serve the demo data as `make serve` does; yield its URL and the printed logins."""
     tmp_path = tmp_path_factory.mktemp("serve")
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "DEBUG": "1",
-        "PIPEWORKS_WORLDS_DIR": str(PROJECT / "data" / "worlds"),
+        "PIPEWORKS_WORLDS_DIR": str(demo_worlds),
         "PYTHONUNBUFFERED": "1",
     }
     _manage(env, "migrate", "--no-input")
@@ -220,3 +229,41 @@ def test_an_inspector_sees_neither_the_reverse_control_nor_the_apply_form(demo_s
     _open_character(page, base, "Edda Ledger")
     expect(page.locator("#axis-events tr.pw-event").first).to_be_visible()
     expect(page.locator("#apply-event")).to_have_count(0)
+
+
+def test_the_world_page_charts_its_population_and_previews_a_sync(demo_server, demo_worlds, log_in):
+    base, _ = demo_server
+    page = log_in("staff")
+    page.goto(f"{base}/admin/worlds/world/daily_undertaking/change/")
+
+    wealth = page.locator('#distributions .pw-distribution[data-axis="wealth"]')
+    bars = wealth.locator("a.pw-label-bar")
+    expect(bars).to_have_count(5)  # poor, modest, well-kept, wealthy, decadent
+    counts = [int(bar.get_attribute("data-count")) for bar in bars.all()]
+    characters = int(re.search(r"\((\d+) character", wealth.locator("h3").inner_text())[1])
+    assert characters > 0 and sum(counts) == characters
+    # Each non-empty label draws a bar as wide as its share; empty ones draw none.
+    for bar, count in zip(bars.all(), counts, strict=True):
+        width = bar.locator("rect.pw-chart-bar").bounding_box()["width"]
+        assert (width > 1) == (count > 0)
+    expect(wealth.locator("a.pw-histogram-bin")).to_have_count(20)
+    expect(page.locator("#event-types tbody tr").first).to_be_visible()
+    expect(page.locator("#window-stats svg.pw-crossings").first).to_be_visible()
+
+    # Move wealth's modest band down to 0.10 in the files, then preview the sync.
+    thresholds = demo_worlds / "daily_undertaking" / "policies" / "thresholds.yaml"
+    thresholds.write_text(
+        thresholds.read_text()
+        .replace("poor: { min: 0.0, max: 0.19 }", "poor: { min: 0.0, max: 0.09 }")
+        .replace("modest: { min: 0.20, max: 0.39 }", "modest: { min: 0.10, max: 0.39 }")
+    )
+    page.locator("#sync-world").click()
+
+    preview = page.locator("#sync-preview")
+    expect(preview).to_be_visible()
+    matrix = preview.locator("#impact-daily_undertaking-wealth + table.pw-impact-matrix")
+    expect(matrix).to_be_visible()
+    cells = [int(cell.inner_text()) for cell in matrix.locator("td").all()]
+    assert sum(cells) == characters  # every wealth score, old label -> new label
+    page.locator("#confirm-sync-button").click()
+    expect(page.locator(".messagelist")).to_contain_text("synced from the policy files")

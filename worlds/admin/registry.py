@@ -20,6 +20,7 @@ from access.selectors import may_use_world
 from ledger.exceptions import LedgerError
 from ledger.models import DriftState, Source
 from ledger.services.drift import apply_drift, pause_drift, resume_drift
+from ledger.stats import DEFAULT_WINDOW, parse_window
 from pipeworks.admin import ReadOnlyAdmin, policy_files_hint, report_messages
 from pipeworks.transactions import OutcomeUnknown, atomic_commit
 from worlds.admin.drift import (
@@ -33,6 +34,8 @@ from worlds.admin.drift import (
     DRIFT_RESUMED_LOGGED,
     drift_panel,
 )
+from worlds.admin.sync_preview import WORLD_FIELD, refusal_to_sync, render_preview
+from worlds.admin.tuning import tuning_panels
 from worlds.exceptions import PolicySyncError
 from worlds.models import World
 from worlds.policies import PolicyReport, load_world_policy
@@ -54,6 +57,9 @@ SYNC_DATABASE_FAILED = (
 SYNC_NOT_LOGGED = (
     "The sync was saved, but its entry in the admin log could not be written ({error})."
 )
+SYNC_PREVIEW_TITLE = "Preview sync of world {world}"
+SYNC_PREVIEW_ALL_TITLE = "Preview sync of every world"
+SYNC_PREVIEW_SELECTED_TITLE = "Preview sync of the selected worlds"
 
 
 def _report_for(world_id: str) -> PolicyReport:
@@ -159,12 +165,21 @@ class WorldAdmin(ReadOnlyAdmin):
                     "can_sync": self.has_sync_permission(request),
                     "sync_url": reverse("admin:worlds_world_sync", args=[obj.pk]),
                     "drift": drift_panel(obj),
+                    "tuning": tuning_panels(obj, window=self._window(request)),
                     "can_drift": self.has_drift_permission(request, obj),
                     "pause_drift_url": reverse("admin:worlds_world_pause_drift", args=[obj.pk]),
                     "resume_drift_url": reverse("admin:worlds_world_resume_drift", args=[obj.pk]),
                 }
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _window(self, request) -> str:
+        """Return the statistics window the page asks for (``?window=``), the default if bad."""
+        try:
+            return parse_window(request.GET.get("window"))
+        except ValueError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return DEFAULT_WINDOW
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -185,27 +200,77 @@ class WorldAdmin(ReadOnlyAdmin):
         ]
 
     def sync_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_sync_permission(request):
+        """Preview syncing one world (GET), or sync it once that preview is confirmed (POST).
+
+        The preview needs the view permission (its characters only for a user who may
+        use the world); syncing, as before, the sync permission. A POST syncs only when
+        it carries the policy hash the preview showed and the files still have it;
+        otherwise it gets the preview again, saying why (``worlds.admin.sync_preview``).
+        """
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
+        posting = request.method == "POST"
+        if not (
+            self.has_sync_permission(request) if posting else self.has_view_permission(request)
+        ):
             raise PermissionDenied
         world = self.get_object(request, unquote(object_id))
         if world is None:
             raise Http404(f"No world {object_id!r}.")
-        self._sync(request, [world.world_id])
-        return HttpResponseRedirect(reverse("admin:worlds_world_change", args=[world.pk]))
+        refusal = None
+        if posting:
+            refusal = refusal_to_sync(request, [world.world_id])
+            if refusal is None:
+                self._sync(request, [world.world_id])
+                return HttpResponseRedirect(reverse("admin:worlds_world_change", args=[world.pk]))
+        return render_preview(
+            self,
+            request,
+            world_ids=[world.world_id],
+            title=SYNC_PREVIEW_TITLE.format(world=world.world_id),
+            confirm_url=reverse("admin:worlds_world_sync", args=[world.pk]),
+            back_url=reverse("admin:worlds_world_change", args=[world.pk]),
+            refusal=refusal,
+            name_worlds=False,
+        )
 
     def sync_all_view(self, request):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_sync_permission(request):
+        """Preview syncing every world (GET), or sync once confirmed (POST), as ``sync_view``.
+
+        A confirmation of the "sync selected" action's preview names its worlds.
+        """
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
+        posting = request.method == "POST"
+        if not (
+            self.has_sync_permission(request) if posting else self.has_view_permission(request)
+        ):
             raise PermissionDenied
-        self._sync(request, None)
-        return HttpResponseRedirect(reverse("admin:worlds_world_changelist"))
+        world_ids = request.POST.getlist(WORLD_FIELD) or None
+        refusal = None
+        if posting:
+            refusal = refusal_to_sync(request, world_ids)
+            if refusal is None:
+                self._sync(request, world_ids)
+                return HttpResponseRedirect(reverse("admin:worlds_world_changelist"))
+        return self._preview_worlds(request, world_ids, refusal=refusal)
 
     @admin.action(description="Sync policies of selected worlds from files", permissions=["sync"])
     def sync_selected(self, request, queryset):
-        self._sync(request, list(queryset.values_list("world_id", flat=True)))
+        """Show the preview of syncing the selected worlds; its form confirms the sync."""
+        return self._preview_worlds(request, list(queryset.values_list("world_id", flat=True)))
+
+    def _preview_worlds(self, request, world_ids: list[str] | None, *, refusal=None):
+        title = SYNC_PREVIEW_ALL_TITLE if world_ids is None else SYNC_PREVIEW_SELECTED_TITLE
+        return render_preview(
+            self,
+            request,
+            world_ids=world_ids,
+            title=title,
+            confirm_url=reverse("admin:worlds_world_sync_all"),
+            back_url=reverse("admin:worlds_world_changelist"),
+            refusal=refusal,
+        )
 
     def _sync(self, request, world_ids: list[str] | None) -> None:
         """Sync, then write the admin log entries; report what is known.

@@ -1,6 +1,7 @@
-"""The worlds' writes: syncing policy files into the registry (``sync``), and characters.
+"""The worlds' writes: syncing policy files into the registry (``sync``), and characters;
+and what a sync would do to the characters before it runs (``impact``, read only).
 
-Both are re-exported here: ``from worlds.services import sync_world_policies``.
+All are re-exported here: ``from worlds.services import sync_world_policies``.
 """
 
 from worlds.services.characters import (
@@ -9,6 +10,16 @@ from worlds.services.characters import (
     CREATE_CHARACTER_UNKNOWN_AXIS,
     CREATE_CHARACTER_UNKNOWN_WORLD,
     create_character,
+)
+from worlds.services.impact import (
+    IMPACT_BECOMES_NUMERIC,
+    IMPACT_BECOMES_ORDINAL,
+    IMPACT_NUMERIC,
+    MAX_LABEL_MOVES,
+    PolicyImpact,
+    SyncPreview,
+    compute_policy_impact,
+    preview_policy_sync,
 )
 from worlds.services.sync import (
     SYNC_INVALID_POLICIES,
@@ -24,11 +35,19 @@ __all__ = [
     "CREATE_CHARACTER_NO_AXES",
     "CREATE_CHARACTER_UNKNOWN_AXIS",
     "CREATE_CHARACTER_UNKNOWN_WORLD",
+    "IMPACT_BECOMES_NUMERIC",
+    "IMPACT_BECOMES_ORDINAL",
+    "IMPACT_NUMERIC",
+    "MAX_LABEL_MOVES",
+    "PolicyImpact",
     "SYNC_INVALID_POLICIES",
     "SYNC_NO_WORLDS",
     "SYNC_UNKNOWN_WORLDS",
+    "SyncPreview",
     "SyncResult",
     "WorldPlan",
+    "compute_policy_impact",
     "create_character",
+    "preview_policy_sync",
     "sync_world_policies",
 ]

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from pipeworks.commands import DatabaseFailureMixin
 from worlds.exceptions import PolicySyncError
-from worlds.services import sync_world_policies
+from worlds.services import compute_policy_impact, sync_world_policies
 
 
 class Command(DatabaseFailureMixin, BaseCommand):
@@ -51,6 +51,11 @@ class Command(DatabaseFailureMixin, BaseCommand):
                     self.stderr.write(report.format_text())
             raise CommandError(exc.message) from exc
 
+        # A dry run also says what the change would do to the characters (read only).
+        impacts = {
+            plan.world_id: compute_policy_impact(plan=plan) if dry_run else None
+            for plan in result.plans
+        }
         if format == "json":
             payload = {
                 "ok": True,
@@ -62,6 +67,9 @@ class Command(DatabaseFailureMixin, BaseCommand):
                         "changed": plan.changed,
                         "changes": plan.describe() if dry_run else plan.describe_done(),
                         "report": plan.report.as_dict(),
+                        "impact": (
+                            impacts[plan.world_id].as_dict() if impacts[plan.world_id] else None
+                        ),
                     }
                     for plan in result.plans
                 ],
@@ -80,6 +88,10 @@ class Command(DatabaseFailureMixin, BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"{plan.world_id}: {verb}"))
             for line in plan.describe() if dry_run else plan.describe_done():
                 self.stdout.write(f"  - {line}")
+            impact = impacts[plan.world_id]
+            if impact is not None:
+                for line in impact.describe():
+                    self.stdout.write(f"  {line}")
             if verbosity >= 2 or report.warnings:
                 for issue in report.warnings:
                     self.stdout.write(self.style.WARNING(f"  warning: {issue}"))
