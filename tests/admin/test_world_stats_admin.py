@@ -100,6 +100,15 @@ def test_the_clamped_ends_link_to_their_characters(admin_client, population):
     assert listed_characters(admin_client, link(wealth, r'class="pw-at-zero"')) == []
 
 
+def test_an_axis_character_count_links_to_every_character_scored_on_it(admin_client, population):
+    wealth = page(admin_client)
+    wealth = wealth[wealth.index('data-axis="wealth"') :]
+
+    scored = link(wealth, r'class="pw-scored"')
+
+    assert listed_characters(admin_client, scored) == ["Edge", "Gap", "Poor", "Rich"]
+
+
 def test_event_type_numbers_link_to_the_events_that_make_them_up(admin_client, population):
     content = page(admin_client)
     loot = content[content.index('data-type="loot"') :]

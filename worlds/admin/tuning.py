@@ -109,6 +109,8 @@ class DistributionPanel:
     edges: list[Edge]
     mean: str
     median: str
+    scored_url: str
+    """The characters the distribution counts: every one with a score on the axis."""
     at_zero: Figure
     at_one: Figure
 
@@ -285,6 +287,7 @@ def _distribution_panel(
         edges=band_edges,
         mean="—" if distribution.mean is None else format_score(distribution.mean),
         median="—" if distribution.median is None else format_score(distribution.median),
+        scored_url=scored(),
         at_zero=Figure(str(distribution.at_zero), scored(score_lte=0.0)),
         at_one=Figure(str(distribution.at_one), scored(score_gte=1.0)),
     )
