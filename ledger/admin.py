@@ -41,7 +41,7 @@ from ledger.exceptions import LedgerError
 from ledger.models import Event, EventEntityAxisDelta, EventMetadata, EventType, Source
 from ledger.provenance import UNKNOWN
 from ledger.services import reverse_event
-from ledger.stats import band_ordinal
+from ledger.stats import CLAMPED, band_ordinal
 from pipeworks.admin import ParametersFilter, ReadOnlyAdmin, ReadOnlyInline
 from pipeworks.serializers import MAX_ID
 from pipeworks.transactions import OutcomeUnknown
@@ -324,10 +324,18 @@ class ReversalFilter(admin.SimpleListFilter):
 
 def instant_parameter(name: str, value: str) -> datetime:
     """Return a list filter's ISO 8601 instant (UTC when it has no offset), or refuse it."""
-    instant = parse_datetime(value)
+    try:
+        instant = parse_datetime(value)
+        if instant is not None and not timezone.is_aware(instant):
+            instant = timezone.make_aware(instant, UTC)
+        # Years at the ends of the calendar overflow once converted (SQLite's UTC).
+        if instant is not None and not 1 < instant.astimezone(UTC).year < 9999:
+            instant = None
+    except (ValueError, OverflowError):  # 2026-13-01, an offset of +99:00
+        instant = None
     if instant is None:
         raise IncorrectLookupParameters(f"{name} must be an ISO 8601 instant, not {value!r}")
-    return instant if timezone.is_aware(instant) else timezone.make_aware(instant, UTC)
+    return instant
 
 
 class RecordedFilter(ParametersFilter):
@@ -381,7 +389,7 @@ class AxisChangeFilter(ParametersFilter):
                 f"change must be one of {', '.join(self.CHANGES)}, not {change!r}"
             )
         if change == "clamped":
-            return deltas.exclude(delta=F("requested_delta"))
+            return deltas.filter(CLAMPED)
         deltas = deltas.annotate(
             old_band=band_ordinal([axis], "old_score"), new_band=band_ordinal([axis], "new_score")
         )

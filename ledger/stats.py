@@ -45,6 +45,12 @@ TOP_MOVERS = 10
 STATS_UNKNOWN_WINDOW = "window must be one of {choices}, not {value!r}"
 
 
+CLAMPED = Q(new_score__gte=1.0, requested_delta__gt=F("delta")) | Q(
+    new_score__lte=0.0, requested_delta__lt=F("delta")
+)
+"""Deltas cut at 0 or 1 (``axes.scoring.was_clamped``, in SQL)."""
+
+
 def parse_window(value: str | None) -> str:
     """Return a window name, the default for None or "".
 
@@ -224,8 +230,18 @@ def _medians(scores) -> dict[int, float]:
 
 
 @dataclass(frozen=True)
+class EventCounts:
+    """How many events hold the deltas of each count of a ``TypeAxisImpact``."""
+
+    deltas: int
+    clamped: int
+    up: int
+    down: int
+
+
+@dataclass(frozen=True)
 class TypeAxisImpact:
-    """What one event type did to one axis in the window."""
+    """What one event type did to one axis in the window (counts are of deltas)."""
 
     axis_id: int
     axis: str
@@ -236,6 +252,7 @@ class TypeAxisImpact:
     clamped: int
     crossings_up: int
     crossings_down: int
+    events: EventCounts
 
     @property
     def clamped_share(self) -> float:
@@ -266,6 +283,8 @@ class DayCrossings:
     day: date
     up: int
     down: int
+    up_events: int
+    down_events: int
 
 
 @dataclass(frozen=True)
@@ -304,7 +323,8 @@ def window_statistics(
     span = WINDOWS[window]
     since = None if span is None else until - span
     axes = sorted(registry.by_id.values(), key=lambda a: (not a.is_active, a.name))
-    deltas = EventEntityAxisDelta.objects.filter(event__world=world)
+    # Half-open [since, until), as the event list the page links to filters it.
+    deltas = EventEntityAxisDelta.objects.filter(event__world=world, event__timestamp__lt=until)
     if since is not None:
         deltas = deltas.filter(event__timestamp__gte=since)
     deltas = deltas.annotate(
@@ -317,20 +337,29 @@ def window_statistics(
             characters=Count("character_id", distinct=True),
         )
     )
+    up, down = Q(new_band__gt=F("old_band")), Q(new_band__lt=F("old_band"))
+    # Each count of deltas comes with the count of the events holding them: the event
+    # list the page links each number to lists events.
     per_type_axis = deltas.values("event__event_type__name", "axis_id").annotate(
         count=Count("id"),
+        events=Count("event_id", distinct=True),
         total=Sum("delta"),
-        clamped=Count("id", filter=~Q(delta=F("requested_delta"))),
-        up=Count("id", filter=Q(new_band__gt=F("old_band"))),
-        down=Count("id", filter=Q(new_band__lt=F("old_band"))),
+        clamped=Count("id", filter=CLAMPED),
+        clamped_events=Count("event_id", distinct=True, filter=CLAMPED),
+        up=Count("id", filter=up),
+        up_events=Count("event_id", distinct=True, filter=up),
+        down=Count("id", filter=down),
+        down_events=Count("event_id", distinct=True, filter=down),
     )
     per_day = (
         deltas.filter(~Q(new_band=F("old_band")))
         .annotate(day=TruncDate("event__timestamp"))
         .values("axis_id", "day")
         .annotate(
-            up=Count("id", filter=Q(new_band__gt=F("old_band"))),
-            down=Count("id", filter=Q(new_band__lt=F("old_band"))),
+            up=Count("id", filter=up),
+            up_events=Count("event_id", distinct=True, filter=up),
+            down=Count("id", filter=down),
+            down_events=Count("event_id", distinct=True, filter=down),
         )
     )
     movers = (
@@ -360,6 +389,12 @@ def window_statistics(
                 clamped=row["clamped"],
                 crossings_up=row["up"],
                 crossings_down=row["down"],
+                events=EventCounts(
+                    deltas=row["events"],
+                    clamped=row["clamped_events"],
+                    up=row["up_events"],
+                    down=row["down_events"],
+                ),
             )
         )
     stats = WindowStatistics(window=window, since=since, until=until, events=0)
@@ -391,7 +426,11 @@ def window_statistics(
     crossings: dict[int, dict[date, DayCrossings]] = defaultdict(dict)
     for row in per_day:
         crossings[row["axis_id"]][row["day"]] = DayCrossings(
-            day=row["day"], up=row["up"], down=row["down"]
+            day=row["day"],
+            up=row["up"],
+            down=row["down"],
+            up_events=row["up_events"],
+            down_events=row["down_events"],
         )
     days = _days(since, until, [day for axis_days in crossings.values() for day in axis_days])
     for axis in axes:
@@ -403,7 +442,7 @@ def window_statistics(
                 name=axis.name,
                 retired=not axis.is_active,
                 movers=top[axis.id],
-                days=[crossings[axis.id].get(day, DayCrossings(day, 0, 0)) for day in days],
+                days=[crossings[axis.id].get(day, DayCrossings(day, 0, 0, 0, 0)) for day in days],
             )
         )
     return stats

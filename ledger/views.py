@@ -217,7 +217,7 @@ def require_known_world(request: Request, world_id: str) -> World:
     The world limit first: a key limited to one world learns nothing of others.
     """
     require_world(request, world_id=world_id)
-    world = World.objects.filter(pk=world_id).first()
+    world = World.objects.named(world_id)
     if world is None:
         raise ApiError(
             DRIFT_UNKNOWN_WORLD.format(world_id=world_id),

@@ -1,12 +1,24 @@
 """Worlds and the characters that live in them."""
 
+import re
+
 from django.db import models
 from django.utils import timezone
+
+# A world id is a slug (``World.world_id``); anything else names no world.
+WORLD_ID = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 
 
 class WorldManager(models.Manager):
     def get_by_natural_key(self, world_id):
         return self.get(world_id=world_id)
+
+    def named(self, world_id: str) -> "World | None":
+        """Return the world of an id from a URL, or None; a non-slug is not queried.
+
+        PostgreSQL refuses some strings outright (a NUL byte is an error, not a miss).
+        """
+        return self.filter(pk=world_id).first() if WORLD_ID.match(world_id) else None
 
 
 class World(models.Model):

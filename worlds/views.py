@@ -2,7 +2,6 @@
 characters (created through ``create_character``, read many at once)."""
 
 import logging
-import re
 
 from django.contrib import admin
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -61,8 +60,6 @@ API_CREATED_NOT_SHOWN = (
     "the character was created, but its state could not be included in this answer; read "
     "it with GET /admin/characters/{character_id}/axis-state"
 )
-# A world id is a slug (``World.world_id``); anything else names no world, unread.
-_WORLD_ID = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 
 
 def wants_html(request) -> bool:
@@ -156,7 +153,7 @@ def find_world(request: Request, world_id: str) -> World | None:
     it exists or not.
     """
     require_world(request, world_id=world_id)
-    return World.objects.filter(pk=world_id).first() if _WORLD_ID.match(world_id) else None
+    return World.objects.named(world_id)
 
 
 def unknown_world(world_id: str) -> ApiError:

@@ -163,7 +163,18 @@ def test_a_bad_window_says_so_and_shows_the_default(admin_client, population):
         (CHARACTERS, {"score_gte": "0.5"}),  # a range without an axis
         (CHARACTERS, {"axis": "1", "score_lt": "2"}),
         (CHARACTERS, {"touched_since": "2026-01-01T00:00:00Z"}),
-        (CHARACTERS, {"touched_type": "loot", "touched_since": "yesterday"}),
+        (CHARACTERS, {"touched_type": "loot"}),  # a type is named within a world
+        (
+            CHARACTERS,
+            {"touched_world": "alpha", "touched_type": "loot", "touched_since": "yesterday"},
+        ),
+        (
+            CHARACTERS,
+            {"touched_world": "alpha", "touched_type": "x", "touched_since": "2026-02-30T00:00:00"},
+        ),
+        (EVENTS, {"recorded_since": "2026-13-01T00:00:00"}),
+        (EVENTS, {"recorded_until": "2026-01-01T00:00:00+99:00"}),
+        (EVENTS, {"recorded_since": "0001-01-01T00:00:00+01:00"}),
         (EVENTS, {"axis": "1", "change": "sideways"}),
         (EVENTS, {"change": "up"}),
         (EVENTS, {"recorded_since": "last week"}),
@@ -216,3 +227,42 @@ def test_every_character_page_links_its_world_statistics(admin_client, populatio
     response = admin_client.get(reverse("admin:worlds_character_change", args=[poor.pk]))
 
     assert f'href="{WORLD_PAGE}#distributions" id="world-statistics"' in response.content.decode()
+
+
+def test_a_delta_count_says_how_many_events_its_link_lists(admin_client, synced):
+    rich, poor, other = (CharacterFactory(scores={"wealth": w}) for w in (0.9, 0.1, 0.1))
+    event = apply_event(
+        world_id="alpha",
+        event_type="windfall",
+        deltas={rich.pk: {"wealth": 0.5}, poor.pk: {"wealth": 0.3}, other.pk: {"wealth": 0.3}},
+    )
+    content = page(admin_client)
+    windfall = content[content.index('data-type="windfall"') :]
+
+    up = re.search(r'class="pw-up" title="([^"]+)">(\d+)</a>', windfall)
+    assert up.groups() == ("2 delta(s) in 1 event(s), listed by the link", "2")
+    assert listed_events(admin_client, link(windfall, r'class="pw-up"')) == [event.pk]
+
+
+def test_a_request_finer_than_the_precision_is_not_a_clamp(admin_client, synced):
+    hero = CharacterFactory(scores={"wealth": 0.5})
+    apply_event(world_id="alpha", event_type="fine", deltas={hero.pk: {"wealth": 1 / 3}})
+    clamped = apply_event(world_id="alpha", event_type="fine", deltas={hero.pk: {"wealth": 0.5}})
+    content = page(admin_client)
+    fine = content[content.index('data-type="fine"') :]
+
+    assert re.search(r'class="pw-clamped-link" title="[^"]+">(\d+)</a>', fine)[1] == "1"
+    assert listed_events(admin_client, link(fine, r'class="pw-clamped-link"')) == [clamped.pk]
+
+
+def test_a_user_of_other_worlds_sees_the_world_page_without_its_statistics(client, population):
+    user = UserFactory(is_staff=True, permissions=INSPECTOR)
+    WorldMembership.objects.create(user=user, world_id="beta")
+    client.force_login(user)
+
+    alpha = client.get(WORLD_PAGE).content.decode()
+    beta = client.get(reverse("admin:worlds_world_change", args=["beta"])).content.decode()
+
+    assert 'id="statistics-hidden"' in alpha
+    assert 'id="distributions"' not in alpha and "Poor" not in alpha
+    assert 'id="distributions"' in beta and 'id="statistics-hidden"' not in beta

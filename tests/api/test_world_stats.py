@@ -90,8 +90,9 @@ def test_a_bad_window_is_a_400_naming_the_parameter(staff_client, synced, window
     assert "24h, 7d, 30d, all" in response.json()["detail"]
 
 
-def test_an_unknown_world_is_a_404(staff_client, synced):
-    response = staff_client.get(URL.format(world_id="atlantis"))
+@pytest.mark.parametrize("world_id", ["atlantis", "a%00b", "x" * 65])
+def test_an_unknown_world_is_a_404(staff_client, synced, world_id):
+    response = staff_client.get(URL.format(world_id=world_id))
 
     assert (response.status_code, response.json()["code"]) == (404, "unknown_world")
 

@@ -156,7 +156,9 @@ def test_distributions_are_of_one_world(population):
 def test_a_retired_axis_has_no_distribution_but_its_window_deltas_are_kept(
     population, clock, worlds_dir
 ):
+    clock(NOW - timedelta(seconds=1))  # the window ends at now, excluded
     apply_event(world_id="alpha", event_type="luck_shift", deltas={population[0].pk: {"luck": 0.1}})
+    clock(NOW)
     retire_axis(worlds_dir, "alpha", "luck")
     world = World.objects.get(pk="alpha")
 
@@ -182,6 +184,16 @@ def test_each_window_counts_the_events_recorded_inside_it(history):
     assert types("7d") == (3, {"tax": 1, "loot": 1, "edge": 1})
     assert types("30d") == (5, {"tax": 1, "loot": 2, "edge": 2})
     assert types("all") == (10, {"tax": 1, "loot": 2, "edge": 2, "character_created": 5})
+
+
+def test_an_event_recorded_at_the_windows_end_is_not_in_it(population, clock):
+    hero = population[0]
+    apply_event(world_id="alpha", event_type="at_now", deltas={hero.pk: {"wealth": 0.1}})
+
+    stats = window_statistics(World.objects.get(pk="alpha"), window="24h")
+
+    # [since, until): the list each number links to filters the same way.
+    assert stats.events == 0
 
 
 def test_the_window_bounds_are_reported(history):
@@ -293,3 +305,16 @@ def test_an_unknown_window_is_refused_naming_the_choices(value):
     assert str(refused.value) == STATS_UNKNOWN_WINDOW.format(
         choices="24h, 7d, 30d, all", value=value
     )
+
+
+def test_only_a_delta_cut_at_0_or_1_counts_as_clamped(population, clock):
+    hero = population[2]  # wealth 0.2
+    clock(NOW - timedelta(seconds=1))  # the window ends at now, excluded
+    for asked in (1 / 3, 1e-7, -2.0, 0.5):  # rounded, rounded, cut at 0, not cut
+        apply_event(world_id="alpha", event_type="fine", deltas={hero.pk: {"wealth": asked}})
+    clock(NOW)
+
+    stats = window_statistics(World.objects.get(pk="alpha"), window="24h")
+    (wealth,) = by_name(stats.types, "event_type")["fine"].axes
+
+    assert (wealth.deltas, wealth.clamped) == (4, 1)

@@ -252,22 +252,25 @@ class AxisScoreFilter(ParametersFilter):
 
 
 class TouchedFilter(ParametersFilter):
-    """Characters changed by events of one type (``touched_type``), optionally in a window.
+    """Characters changed by events of one type of one world, optionally in a window.
 
-    ``touched_since`` and ``touched_until`` (ISO 8601) bound the events' recorded time;
-    the world page's "characters touched" counts link here with the world's filter.
+    ``touched_world`` and ``touched_type`` name the type (type names are per world);
+    ``touched_since`` and ``touched_until`` (ISO 8601) bound the events' recorded time, so
+    the lookup reads the window's events through the (world, timestamp) index. The world
+    page's "characters touched" counts link here.
     """
 
     title = "touched by"
-    parameters = ("touched_type", "touched_since", "touched_until")
+    parameters = ("touched_world", "touched_type", "touched_since", "touched_until")
 
     def queryset(self, request, queryset):
-        if "touched_type" not in self.used_parameters:
-            if self.used_parameters:
-                raise IncorrectLookupParameters("a touched window needs touched_type")
+        if not self.used_parameters:
             return queryset
+        if not {"touched_world", "touched_type"} <= set(self.used_parameters):
+            raise IncorrectLookupParameters("touched_world and touched_type go together")
         deltas = EventEntityAxisDelta.objects.filter(
-            event__event_type__name=self.used_parameters["touched_type"]
+            event__world_id=self.used_parameters["touched_world"],
+            event__event_type__name=self.used_parameters["touched_type"],
         )
         for name, lookup in (("touched_since", "gte"), ("touched_until", "lt")):
             if name in self.used_parameters:

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from axes.registry import RegisteredAxis, WorldRegistry
+from axes.scoring import was_clamped
 from ledger.admin import actor_events_url
 from ledger.models import EventEntityAxisDelta
 from ledger.selectors import (
@@ -263,7 +264,11 @@ def event_rows(character: Character) -> tuple[list[dict], bool]:
                     "applied": format_signed(delta["delta"]),
                     "requested": format_signed(delta["requested_delta"]),
                     "label_changed": delta["old_label"] != delta["new_label"],
-                    "clamped": delta["requested_delta"] != delta["delta"],
+                    "clamped": was_clamped(
+                        new_score=delta["new_score"],
+                        delta=delta["delta"],
+                        requested_delta=delta["requested_delta"],
+                    ),
                 }
             )
         user_id = event["actor"]["user_id"]

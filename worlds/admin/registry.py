@@ -15,7 +15,7 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from access.roles import APPLY_PERMISSION
+from access.roles import APPLY_PERMISSION, READ_PERMISSION
 from access.selectors import may_use_world
 from ledger.exceptions import LedgerError
 from ledger.models import DriftState, Source
@@ -129,6 +129,16 @@ class WorldAdmin(ReadOnlyAdmin):
             and (obj is None or may_use_world(request.user, world_id=obj.world_id))
         )
 
+    def has_statistics_permission(self, request, obj) -> bool:
+        """The world's population and events: who may read the ledger of ``obj``'s world.
+
+        The world page itself is open to whoever may view worlds; its statistics name
+        characters and events, so they follow the ledger's rules, as the stats API does.
+        """
+        return request.user.has_perm(READ_PERMISSION) and may_use_world(
+            request.user, world_id=obj.world_id
+        )
+
     @admin.display(description="policy hash")
     def short_hash(self, obj):
         return obj.policy_hash[:12]
@@ -165,7 +175,11 @@ class WorldAdmin(ReadOnlyAdmin):
                     "can_sync": self.has_sync_permission(request),
                     "sync_url": reverse("admin:worlds_world_sync", args=[obj.pk]),
                     "drift": drift_panel(obj),
-                    "tuning": tuning_panels(obj, window=self._window(request)),
+                    "tuning": (
+                        tuning_panels(obj, window=self._window(request))
+                        if self.has_statistics_permission(request, obj)
+                        else None
+                    ),
                     "can_drift": self.has_drift_permission(request, obj),
                     "pause_drift_url": reverse("admin:worlds_world_pause_drift", args=[obj.pk]),
                     "resume_drift_url": reverse("admin:worlds_world_resume_drift", args=[obj.pk]),

@@ -96,6 +96,12 @@ class Figure:
 
     value: str
     url: str
+    title: str = ""
+    """For a count of deltas: how many events hold them (the linked list lists events)."""
+
+
+def _deltas_figure(count: int, events: int, url: str) -> Figure:
+    return Figure(str(count), url, f"{count} delta(s) in {events} event(s), listed by the link")
 
 
 @dataclass(frozen=True)
@@ -297,7 +303,11 @@ def _type_rows(world: World, stats: WindowStatistics, in_window: dict) -> list[T
     rows = []
     for impact in stats.types:
         of_type = {"world__world_id__exact": world.pk, "type": impact.event_type, **in_window}
-        touched = {"touched_type": impact.event_type, "touched_until": in_window["recorded_until"]}
+        touched = {
+            "touched_world": world.pk,
+            "touched_type": impact.event_type,
+            "touched_until": in_window["recorded_until"],
+        }
         if "recorded_since" in in_window:
             touched["touched_since"] = in_window["recorded_since"]
         axes = []
@@ -307,13 +317,21 @@ def _type_rows(world: World, stats: WindowStatistics, in_window: dict) -> list[T
                 AxisImpactRow(
                     axis=axis.axis,
                     retired=axis.retired,
-                    deltas=Figure(str(axis.deltas), events_url(**on_axis)),
+                    deltas=_deltas_figure(axis.deltas, axis.events.deltas, events_url(**on_axis)),
                     total=format_signed(axis.total),
                     mean=format_signed(axis.mean),
-                    clamped=Figure(str(axis.clamped), events_url(**on_axis, change="clamped")),
+                    clamped=_deltas_figure(
+                        axis.clamped,
+                        axis.events.clamped,
+                        events_url(**on_axis, change="clamped"),
+                    ),
                     clamped_share=_percent(axis.clamped_share),
-                    up=Figure(str(axis.crossings_up), events_url(**on_axis, change="up")),
-                    down=Figure(str(axis.crossings_down), events_url(**on_axis, change="down")),
+                    up=_deltas_figure(
+                        axis.crossings_up, axis.events.up, events_url(**on_axis, change="up")
+                    ),
+                    down=_deltas_figure(
+                        axis.crossings_down, axis.events.down, events_url(**on_axis, change="down")
+                    ),
                 )
             )
         rows.append(
@@ -355,7 +373,10 @@ def _axis_window_panel(world: World, axis: AxisWindow, stats: WindowStatistics) 
             "recorded_until": min(start + timedelta(days=1), stats.until).isoformat(),
         }
         x = round(DAYS_LEFT + index * width, 2)
-        for count, change in ((day.up, "up"), (day.down, "down")):
+        for count, events, change in (
+            (day.up, day.up_events, "up"),
+            (day.down, day.down_events, "down"),
+        ):
             if not count:
                 continue
             height = round(max(count / tallest * half, 1.0), 2)
@@ -367,7 +388,7 @@ def _axis_window_panel(world: World, axis: AxisWindow, stats: WindowStatistics) 
                     width=round(max(width - 1, 0.6), 2),
                     height=height,
                     url=events_url(**params, change=change),
-                    title=f"{day.day:%Y-%m-%d}: {count} crossing(s) {change}",
+                    title=f"{day.day:%Y-%m-%d}: {count} crossing(s) {change} in {events} event(s)",
                     css=f"pw-crossing-{change}",
                 )
             )

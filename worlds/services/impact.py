@@ -390,10 +390,16 @@ def compute_policy_impact(*, plan: WorldPlan) -> PolicyImpact | None:
 
 
 def per_day(drift: Drift | None) -> float | None:
-    """Return a rule's change per day in score units (``rate * 86400 / period``), or None."""
+    """Return a rule's change per day in score units (``rate * 86400 / period``), or None.
+
+    A rule with ``toward`` moves each score by ``|rate|`` in whichever direction reaches
+    the target (``ledger.services.drift.drift_score``), so its sign says nothing: the
+    figure is the size of the step, and a rule that only flips its sign changes nothing.
+    """
     if drift is None:
         return None
-    return drift.rate * SECONDS_PER_DAY / drift.period
+    rate = abs(drift.rate) if drift.toward is not None else drift.rate
+    return rate * SECONDS_PER_DAY / drift.period
 
 
 def moves(drift: Drift, score: float) -> bool:
