@@ -69,6 +69,7 @@ from pipeworks.api import (
     error_response,
     idempotency_key_header,
 )
+from pipeworks.replicas import read_from_primary
 from pipeworks.serializers import parse_id
 from worlds.models import Character, World
 
@@ -628,6 +629,7 @@ class WorldDriftView(StaffAPIView):
         return Response(DriftRunSerializer(run).data)
 
 
+@read_from_primary  # it waits for the writers it sees on the primary (ledger/feed.py)
 class WorldFeedView(StaffAPIView):
     permission_classes = [CanReadLedger]
 

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
+from pipeworks.replicas import list_replica_statuses, replica_aliases
+
 MAX_MESSAGES = 20
 
 
@@ -38,6 +40,18 @@ class InspectorAdminSite(admin.AdminSite):
             return checked(request, *args, **kwargs)
 
         return update_wrapper(inner, checked)
+
+    def index(self, request, extra_context=None):
+        """Django's index, with each read replica's replay lag when replicas are configured.
+
+        The replicas are probed afresh (not the per-process cache the router uses), so the
+        page shows the lag of this moment.
+        """
+        extra_context = extra_context or {}
+        if replica_aliases():
+            extra_context["replicas"] = list_replica_statuses()
+            extra_context["replica_max_lag"] = settings.PIPEWORKS_REPLICA_MAX_LAG
+        return super().index(request, extra_context)
 
     def login(self, request, extra_context=None):
         """Django's login view; a login form that refused an attempt unchecked sets the status.

@@ -7,3 +7,9 @@ class InspectorAdminConfig(AdminConfig):
     """``django.contrib.admin`` with the inspector's site as ``admin.site``."""
 
     default_site = "pipeworks.admin.InspectorAdminSite"
+
+    def ready(self):
+        super().ready()
+        # The project's own system checks (read replicas) register on import; ``pipeworks``
+        # is not an app, so its admin's config loads them.
+        from pipeworks import replicas  # noqa: F401

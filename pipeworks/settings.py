@@ -159,6 +159,58 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         {"server_side_binding": env_bool("PIPEWORKS_PG_SERVER_SIDE_BINDING", True)}
     )
 
+# Read replicas (docs/scaling.md, "Read replicas"): DATABASE_REPLICA_URL lists PostgreSQL
+# streaming replicas of DATABASE_URL, comma-separated, which become the aliases replica1,
+# replica2, …; pipeworks.replicas routes the reads of GET requests there and everything
+# else to the primary. Without it there is no other alias, router or middleware. In tests
+# a replica is a mirror of default (the same test database, never created or migrated).
+PIPEWORKS_REPLICA_DATABASES: list[str] = []
+for _number, _url in enumerate(env_list("DATABASE_REPLICA_URL", ""), start=1):
+    _replica = dj_database_url.parse(
+        _url,
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+    if {_replica["ENGINE"], DATABASES["default"]["ENGINE"]} != {"django.db.backends.postgresql"}:
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL needs PostgreSQL streaming replicas of a PostgreSQL DATABASE_URL"
+        )
+    _replica.setdefault("OPTIONS", {}).update(
+        {"server_side_binding": DATABASES["default"]["OPTIONS"]["server_side_binding"]}
+    )
+    # A replica that does not answer must cost a request seconds, not a TCP timeout.
+    _replica["OPTIONS"].setdefault(
+        "connect_timeout", int(os.environ.get("PIPEWORKS_REPLICA_CONNECT_TIMEOUT", "2"))
+    )
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica{_number}"] = _replica
+    PIPEWORKS_REPLICA_DATABASES.append(f"replica{_number}")
+if PIPEWORKS_REPLICA_DATABASES:
+    DATABASE_ROUTERS = ["pipeworks.replicas.ReplicaRouter"]
+    # After authentication and messages (it reads the user, and retries a read whose
+    # replica failed without running them twice), before the outage page.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("pipeworks.outage.DatabaseOutageMiddleware"),
+        "pipeworks.replica_reads.ReplicaReadMiddleware",
+    )
+# A replica lagging more than this many seconds behind the primary is skipped; each
+# process probes each replica at most every PIPEWORKS_REPLICA_CHECK_SECONDS. A client that
+# wrote in the last PIPEWORKS_READ_YOUR_WRITES_SECONDS reads the primary (0: never).
+PIPEWORKS_REPLICA_MAX_LAG = float(os.environ.get("PIPEWORKS_REPLICA_MAX_LAG", "5"))
+PIPEWORKS_REPLICA_CHECK_SECONDS = float(os.environ.get("PIPEWORKS_REPLICA_CHECK_SECONDS", "2"))
+PIPEWORKS_READ_YOUR_WRITES_SECONDS = float(
+    os.environ.get("PIPEWORKS_READ_YOUR_WRITES_SECONDS", "10")
+)
+if (
+    min(
+        PIPEWORKS_REPLICA_MAX_LAG,
+        PIPEWORKS_REPLICA_CHECK_SECONDS,
+        PIPEWORKS_READ_YOUR_WRITES_SECONDS,
+    )
+    < 0
+):
+    raise ImproperlyConfigured("PIPEWORKS_REPLICA_* and *_READ_YOUR_WRITES_* must not be negative")
+
 # One cache shared by every worker process (login lockouts, throttles, cached
 # credentials): Redis at REDIS_URL, else a table of the database (`pipeworks_cache`,
 # created by a migration of `access`). Never a per-process memory cache (LocMemCache,

@@ -24,9 +24,17 @@ test module)::
 
 This is the harness the database-role test (``tests/test_pg_app_role.py``) uses, and the
 one the crash, replica and PgBouncer tests of other issues are meant to reuse: ``port``,
-``data_dir``, ``socket_dir`` and ``bin_dir`` are public for them (e.g. ``pg_basebackup``
-from ``bin_dir`` into a second ``PgCluster``), and ``configure()`` appends settings to
-``postgresql.conf`` before the next start.
+``data_dir``, ``socket_dir`` and ``bin_dir`` are public for them, and ``configure()``
+appends settings to ``postgresql.conf`` before the next start.
+
+A streaming replica of a running private cluster (``pg_basebackup -R`` into a second
+``PgCluster``, on a port of its own; the read-replica tests, ``tests/test_replicas_live.py``)::
+
+    with private_cluster() as primary, private_replica(primary) as replica:
+        replica.pause_replay()      # writes reach the primary only, until
+        replica.resume_replay()
+        replica.wait_caught_up()
+        replica.stop(); replica.start()
 
 The binaries are found through ``PG_BIN`` (a directory), ``pg_config --bindir`` or the
 newest ``/usr/lib/postgresql/*/bin``; ``available()`` says whether there are any.
@@ -97,8 +105,14 @@ def free_port() -> int:
 class PgCluster:
     """One private cluster: ``initdb`` on construction, ``start``/``stop``/``kill``."""
 
-    def __init__(self, *, bin_dir: Path | None = None, port: int | None = None):
-        self.bin_dir = bin_dir or find_bin_dir()
+    def __init__(
+        self,
+        *,
+        bin_dir: Path | None = None,
+        port: int | None = None,
+        replica_of: "PgCluster | None" = None,
+    ):
+        self.bin_dir = bin_dir or (replica_of.bin_dir if replica_of else find_bin_dir())
         if self.bin_dir is None:
             raise RuntimeError("PostgreSQL server binaries not found (set PG_BIN)")
         self.as_root = os.geteuid() == 0
@@ -113,6 +127,14 @@ class PgCluster:
             account = pwd.getpwnam(SERVICE_USER)
             os.chown(self.base_dir, account.pw_uid, account.pw_gid)
         os.chmod(self.base_dir, 0o700)
+        self.primary = replica_of
+        if replica_of is not None:
+            try:
+                self._clone(replica_of)
+            except BaseException:
+                shutil.rmtree(self.base_dir, ignore_errors=True)
+                raise
+            return
         self._run(
             "initdb",
             "--pgdata",
@@ -138,6 +160,34 @@ class PgCluster:
             max_connections="50",
             shared_buffers="32MB",
         )
+
+    def _clone(self, primary: "PgCluster") -> None:
+        """Make this cluster a streaming replica of the running ``primary``.
+
+        ``pg_basebackup -R`` copies the primary's data directory over the replication
+        protocol (initdb's trust rules allow it on loopback) and writes
+        ``standby.signal`` and ``primary_conninfo``: started, the server replays the
+        primary's WAL as it streams in and answers read-only queries (hot standby).
+        """
+        self._run(
+            "pg_basebackup",
+            "--pgdata",
+            str(self.data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(primary.port),
+            "--username",
+            SUPERUSER,
+            "--write-recovery-conf",
+            "--wal-method",
+            "stream",
+            "--checkpoint",
+            "fast",
+            "--no-sync",
+        )
+        # The copied postgresql.conf names the primary's socket directory; later lines win.
+        self.configure(unix_socket_directories=f"'{self.socket_dir}'", hot_standby="on")
 
     # -- the server ---------------------------------------------------------------------
 
@@ -241,6 +291,32 @@ class PgCluster:
             cursor = connection.execute(sql, params)
             return cursor.fetchall() if cursor.description else None
 
+    # -- replication (a cluster made with ``replica_of``) --------------------------------
+
+    def pause_replay(self) -> None:
+        """Stop applying the primary's WAL (it still streams in): the replica falls behind."""
+        self.psql("SELECT pg_wal_replay_pause()")
+
+    def resume_replay(self) -> None:
+        self.psql("SELECT pg_wal_replay_resume()")
+
+    def wait_caught_up(self, *, timeout: float = 30) -> None:
+        """Wait until this replica has replayed everything its primary has written so far."""
+        target = self.primary.psql("SELECT pg_current_wal_lsn()::text")[0][0]
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                done = self.psql("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", params=[target])[
+                    0
+                ][0]
+            except psycopg.OperationalError:
+                done = False  # still starting up
+            if done:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"replica did not replay up to {target}:\n{self.log_tail()}")
+            time.sleep(0.05)
+
     # -- plumbing -----------------------------------------------------------------------
 
     def _run(self, program: str, *args: str, check=True, input=None, binary=True):
@@ -291,6 +367,20 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
     except OSError:
         return False
+
+
+@contextmanager
+def private_replica(primary: PgCluster):
+    """Yield a started streaming replica of ``primary``, caught up; stop and remove it after."""
+    replica = None
+    try:
+        replica = PgCluster(replica_of=primary)
+        replica.start()
+        replica.wait_caught_up()
+        yield replica
+    finally:
+        if replica is not None:
+            replica.cleanup()
 
 
 @contextmanager

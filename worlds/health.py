@@ -15,6 +15,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from pipeworks.replicas import read_from_primary
 from worlds.selectors import (
     SyncState,
     get_registry_hashes,
@@ -35,6 +36,7 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+@read_from_primary  # readiness is the primary's: it takes the writes
 @never_cache
 @require_safe
 def readyz(request):
