@@ -51,7 +51,8 @@ check: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
-## bench: writes, reads and maintenance on a growing ledger, policy sync, drift (SQLite and PostgreSQL),
+## bench: writes, the write path against two raw-SQL floors, reads and maintenance on a growing
+## ledger, policy sync, drift (SQLite and PostgreSQL),
 ## concurrent HTTP writers (PostgreSQL); figures in bench/results.md. BENCH_ARGS=--quick: a smoke run
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)

@@ -1,7 +1,7 @@
 """The Markdown report of ``make bench``: ``bench/results.md``, from ``bench/run.py``'s figures.
 
-``write_results`` writes one section per part of the run that has figures (writes, reads,
-maintenance, policy sync, HTTP, drift) and prints the report too.
+``write_results`` writes one section per part of the run that has figures (writes, the write path,
+reads, maintenance, policy sync, HTTP, drift) and prints the report too.
 """
 
 import os
@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 READ_TARGET = 1.3
 DRIFT_RATE_TARGET = 0.5  # apply_drift deltas/s >= this x apply_events writing as many deltas
 DRIFT_MEMORY_TARGET = 1.5  # peak memory at the biggest world <= this x at the smallest
+WRITE_PATH_TARGET = 0.6  # apply_event ev/s >= this x the minimal floor's
 FLOOR_WRITERS = "1,786 ev/s on distinct characters and 1,433 ev/s on one character (k=1)"
 
 
@@ -46,6 +47,8 @@ def write_results(report, *, quick, path=None):
     ]
     if report["writes"]:
         lines += write_sections(report["writes"])
+    if report.get("write_path"):
+        lines += write_path_section(report["write_path"])
     if report["scale"]:
         lines += read_section(report["scale"], quick=quick)
         lines += maintenance_section(report["scale"])
@@ -54,6 +57,8 @@ def write_results(report, *, quick, path=None):
         lines += http_section(report["http"])
     if report.get("drift"):
         lines += drift_section(report["drift"])
+    if report.get("stats"):
+        lines += stats_section(report["stats"])
     path = Path(path or ROOT / "bench" / "results.md").resolve()
     path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -99,6 +104,56 @@ def write_sections(writes):
         lines.append(
             f"{engine}: verify_ledger over the {figures['verify_deltas']:,} deltas written, "
             f"the floor's included: {'clean' if figures['verify_clean'] else 'NOT CLEAN'}."
+        )
+        lines.append("")
+    return lines
+
+
+def write_path_section(write_path):
+    first = next(iter(write_path.values()))
+    lines = [
+        "## Write path: apply_event against today's floor and the minimal floor",
+        "",
+        f"World `write_bench` (`bench/write_path.py`: {first['axes']} axes), "
+        f"{first['characters']:,} characters with about 20 events of history each. One event "
+        "per transaction on a random character, k random axes, deltas of +-0.01, 2 metadata "
+        f"keys, with an API request's provenance; {first['events_per_run']} events per writer, "
+        f"k and run, {first['runs']} runs, the writers taking turns. Today's floor "
+        "(`bench/floor.py`) sends apply_event's own statements by hand; the minimal floor "
+        "(`bench/minimal_floor.py`) the fewest: lock the character and its scores, insert "
+        "the event, its deltas, its metadata, update the scores, update the snapshot. "
+        "SQLite: `synchronous=FULL` on all sides. Queries: what apply_event sends, "
+        f"BEGIN and COMMIT included. Target: apply_event >= {WRITE_PATH_TARGET} x the "
+        "minimal floor.",
+        "",
+        "| engine | k | minimal floor ev/s | today's floor ev/s | apply_event ev/s "
+        "| apply_event / minimal | apply_event / today's floor | queries |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for engine, figures in write_path.items():
+        for k in (1, 3):
+            product = figures[f"apply_event_k{k}"]
+
+            def ratio(baseline, product=product):
+                values = [p / b for p, b in zip(product, baseline, strict=True)]
+                return f"{statistics.median(values):.2f} [{min(values):.2f}, {max(values):.2f}]"
+
+            minimal = figures[f"minimal_k{k}"]
+            met = (
+                statistics.median(p / m for p, m in zip(product, minimal, strict=True))
+                >= WRITE_PATH_TARGET
+            )
+            lines.append(
+                f"| {engine} | {k} | {span(summary(minimal))} "
+                f"| {span(summary(figures[f'floor_k{k}']))} | {span(summary(product))} "
+                f"| {ratio(minimal)}{'' if met else ' **MISSED**'} "
+                f"| {ratio(figures[f'floor_k{k}'])} | {figures[f'queries_k{k}']} |"
+            )
+    lines.append("")
+    for engine, figures in write_path.items():
+        lines.append(
+            f"{engine}: verify_ledger over the {figures['verify_deltas']:,} deltas written, "
+            f"both floors' included: {'clean' if figures['verify_clean'] else '**NOT CLEAN**'}."
         )
         lines.append("")
     return lines
@@ -419,5 +474,61 @@ def drift_section(drift):
                     f"| {h['p50_ms']:.1f} | {h['p99_ms']:.1f} | {h['max_ms']:,.1f} "
                     f"| {h['failed']} | {h['run_seconds']:.1f} | {h['chunk_max_s']:.2f} |"
                 )
+        lines.append("")
+    return lines
+
+
+def stats_section(stats):
+    first = next(iter(stats.values()))
+    small, big = list(first)[0], list(first)[-1]
+    a0, b0 = first[small], first[big]
+    lines = [
+        f"## World statistics: {small} against {big} events, the same window",
+        "",
+        "The world page (its population and event panels) and `GET /admin/worlds/{id}/stats` "
+        "with the default 7-day window (`bench/stats.py`), on two ledgers of the same "
+        f"population ({a0['characters']:,} characters of `pipeworks_web`, 6 axes), each "
+        "built by `generate_ledger --span-days` in a fresh database (PostgreSQL: then "
+        f"`VACUUM ANALYZE`): {small} spread over {a0['days']} days (the genesis events in the "
+        f"first week, the rest in the window), {big} over {b0['days']} days, so both windows "
+        "hold about the same number of events. Requests in-process as a superuser, "
+        f"{a0['requests']} per request and run, 3 runs (the 30d and all windows: 5, one run). "
+        f"Target: p50 at {big} <= {READ_TARGET} x p50 at {small} for the default window; the "
+        "same queries.",
+        "",
+        f"| engine | request | window events {small} / {big} | p50 {small} | p50 {big} "
+        f"| ratio | p99 {small} | p99 {big} | SQL p50 {small} → {big} "
+        f"| queries {small} / {big} |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for engine, figures in stats.items():
+        low, high = figures[small], figures[big]
+        for name, a in low["endpoints"].items():
+            b = high["endpoints"][name]
+            ratio = statistics.median(b["p50"]) / statistics.median(a["p50"])
+            default = "window" not in name
+            verdict = ("flat" if ratio <= READ_TARGET else "**NOT FLAT**") if default else "(wider)"
+            events = (
+                "—"
+                if a["window_events"] is None
+                else f"{a['window_events']:,} / {b['window_events']:,}"
+            )
+            queries = f"{a['queries']} / {b['queries']}"
+            if a["queries"] != b["queries"]:
+                queries += " (differ)"
+            lines.append(
+                f"| {engine} | {name} | {events} | {ms(a['p50'])} | {ms(b['p50'])} "
+                f"| {ratio:.2f} {verdict} | {ms(a['p99'])} | {ms(b['p99'])} "
+                f"| {ms(a['sql_p50'])} → {ms(b['sql_p50'])} | {queries} |"
+            )
+    lines.append("")
+    for engine, figures in stats.items():
+        parts = "; ".join(
+            f"{label}: distributions {r['parts']['distributions']:.1f} ms, 7-day window "
+            f"statistics {r['parts']['window 7d']:.1f} ms ({r['events']:,} events, "
+            f"{r['deltas']:,} deltas, built in {r['built_s']:.0f} s)"
+            for label, r in figures.items()
+        )
+        lines.append(f"{engine}: {parts}.")
         lines.append("")
     return lines

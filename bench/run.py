@@ -9,6 +9,11 @@ measured in the same run, since absolute rates drift by up to 30% on these machi
 Sections (``--only`` picks some):
 
 - ``writes``: ``bench/workloads.py``, apply_event against the raw-SQL floor, and batches.
+- ``write_path``: ``bench/write_path.py``, apply_event against today's floor
+  (``bench/floor.py``, its own statements) and the minimal floor
+  (``bench/minimal_floor.py``, the fewest statements) on the world ``write_bench`` (8 axes,
+  1,000 characters with some history), SQLite with ``synchronous=FULL`` on all sides. The
+  PostgreSQL database (``pipeworks_bench_write_path``) is dropped afterwards.
 - ``scale``: one ledger per engine, grown in stages (``SCALE_STAGES``); at each stage the
   reads (``bench/reads.py``) and/or the maintenance commands (``bench/maintenance.py``),
   then the policy sync workloads (``bench/policies.py``) on the biggest ledger.
@@ -36,10 +41,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.drift import write_world  # noqa: E402
 from bench.report import write_results  # noqa: E402
+from bench.write_path import WORLD as WRITE_PATH_WORLD  # noqa: E402
+from bench.write_path import write_world as write_path_world  # noqa: E402
 
 PYTHON = sys.executable
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pipeworks_bench")
-SECTIONS = ("writes", "scale", "http", "drift")
+SECTIONS = ("writes", "write_path", "scale", "http", "drift", "stats")
 # Every process runs with DEBUG off, as production does (DEBUG records every query), so
 # it needs a real SECRET_KEY; the scratch databases get this public bench-only one, and
 # generate_ledger its --i-know-this-is-not-production flag.
@@ -210,6 +217,79 @@ def drift(env, engine, tmp, *, quick):
     return figures
 
 
+def write_path(env, engine, tmp, *, quick):
+    """apply_event against both floors on a world of 8 axes and 1,000 characters."""
+    worlds = Path(tmp) / f"write-path-worlds-{engine}"
+    write_path_world(worlds)
+    # synchronous=FULL on both sides, whatever the environment says.
+    env = {**env, "PIPEWORKS_WORLDS_DIR": str(worlds), "PIPEWORKS_SQLITE_SYNCHRONOUS": "FULL"}
+    migrate(env)
+    print(f"[{engine}] write path: world {WRITE_PATH_WORLD}, 1,000 characters", flush=True)
+    run(
+        [
+            "manage.py",
+            "generate_ledger",
+            "--i-know-this-is-not-production",
+            "--world",
+            WRITE_PATH_WORLD,
+            "--characters",
+            "1000",
+            "--events",
+            "20000",  # a genesis and about 19 more events per character
+            "-v0",
+        ],
+        env,
+    )
+    vacuum_analyze(env)
+    events = "300" if quick else "1000"
+    print(f"[{engine}] write path: {events} events x 3 runs per writer and k", flush=True)
+    out = run(["bench/write_path.py", "--events", events, "--runs", "3"], env, True)
+    return json.loads(out)
+
+
+# The statistics ledgers: (label, characters, events, days their events span). The same
+# population, and about the same number of events in the default 7-day window: the small
+# ledger's genesis events fill its first week, the rest the window; the large one's
+# window holds 7/700 of its events.
+STATS_STAGES = {
+    "full": [("20k", 10_000, 20_000, 14), ("1M", 10_000, 1_000_000, 700)],
+    "quick": [("4k", 2_000, 4_000, 14), ("200k", 2_000, 200_000, 700)],
+}
+
+
+def world_stats(engine, tmp, *, quick):
+    """Measure the world statistics on a small and a large ledger, each in a fresh database."""
+    figures = {}
+    for label, characters, events, days in STATS_STAGES["quick" if quick else "full"]:
+        if engine == "sqlite":
+            env = {"DATABASE_URL": f"sqlite:///{tmp}/stats-{label}.sqlite3"}
+        else:
+            env = postgres_env(PG_URL + "_stats")
+        try:
+            migrate(env)
+            print(f"[{engine}] statistics ledger {label}: {events:,} events over {days} days")
+            started = time.perf_counter()
+            run(
+                [
+                    "manage.py",
+                    "generate_ledger",
+                    "--i-know-this-is-not-production",
+                    *("--characters", str(characters), "--events", str(events)),
+                    *("--span-days", str(days), "-v0"),
+                ],
+                env,
+            )
+            vacuum_analyze(env)
+            built = time.perf_counter() - started
+            print(f"[{engine}] statistics at {label}", flush=True)
+            out = run(["bench/stats.py", "--requests", "10" if quick else "30"], env, True)
+            figures[label] = {**json.loads(out), "days": days, "built_s": built}
+        finally:
+            if engine != "sqlite":
+                drop_postgres(env["DATABASE_URL"])
+    return figures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="Small sizes, for a smoke run.")
@@ -226,7 +306,14 @@ def main():
     events = 200 if args.quick else 1000
     base = (200, 5000) if args.quick else (2000, 50000)
 
-    report = {"writes": {}, "scale": {}, "http": None, "drift": {}}
+    report = {
+        "writes": {},
+        "write_path": {},
+        "scale": {},
+        "http": None,
+        "drift": {},
+        "stats": {},
+    }
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for engine in args.engines.split(","):
@@ -241,6 +328,16 @@ def main():
                 print(f"[{engine}] write workloads: {events} events x 3 runs", flush=True)
                 out = run(["bench/workloads.py", "--events", str(events), "--runs", "3"], env, True)
                 report["writes"][engine] = json.loads(out)
+            if "write_path" in sections:
+                if engine == "sqlite":
+                    env = {"DATABASE_URL": f"sqlite:///{tmp}/write_path.sqlite3"}
+                else:
+                    env = postgres_env(PG_URL + "_write_path")
+                try:
+                    report["write_path"][engine] = write_path(env, engine, tmp, quick=args.quick)
+                finally:
+                    if engine != "sqlite":
+                        drop_postgres(env["DATABASE_URL"])
             if "scale" in sections:
                 env = (
                     {"DATABASE_URL": f"sqlite:///{tmp}/scale.sqlite3"}
@@ -258,6 +355,8 @@ def main():
                 finally:
                     if engine != "sqlite":
                         drop_postgres(env["DATABASE_URL"])
+            if "stats" in sections:
+                report["stats"][engine] = world_stats(engine, tmp, quick=args.quick)
     if "http" in sections and "postgresql" in args.engines.split(","):
         print("[postgresql] concurrent writers over HTTP: gunicorn, 4 workers, 4 clients")
         arguments = ["--database-url", PG_URL + "_http"]

@@ -76,6 +76,10 @@ class Provenance:
     request_id: str | None = None
 
 
+# ``Source.values`` builds a new list on every access; every ledger write asks.
+_SOURCES = frozenset(Source.values)
+
+
 def provenance_of(*, actor, source, request_id) -> Provenance:
     """Check and complete the provenance keyword arguments of a ledger write.
 
@@ -89,7 +93,7 @@ def provenance_of(*, actor, source, request_id) -> Provenance:
     Raises:
         LedgerError: ``source`` or ``request_id`` is not acceptable (code ``invalid``).
     """
-    if source is not None and source not in Source.values:
+    if source is not None and source not in _SOURCES:
         raise LedgerError(
             PROVENANCE_BAD_SOURCE.format(choices=", ".join(Source.values), value=source),
             code="invalid",

@@ -281,7 +281,12 @@ def _record(
         return error.in_batch(index) if batched else error
 
     world_id = requests[0].world_id
-    world = statements.fetch_world(world_id)
+    touched = sorted({cid for request in requests for cid in request.deltas})
+    # One statement reads the world and locks the characters with their scores; when it
+    # misses a character, the separate reads below let the checks name what is wrong.
+    world, locked = locking.lock_rows(world_id, touched)
+    if world is None:
+        world = statements.fetch_world(world_id)
     if world is None:
         raise LedgerError(
             APPLY_EVENT_UNKNOWN_WORLD.format(world_id=world_id),
@@ -300,10 +305,13 @@ def _record(
             locking.check_axes(request, registry)
         except LedgerError as exc:
             raise located(exc, index) from None
-    touched = sorted({cid for request in requests for cid in request.deltas})
     try:
-        characters = locking.lock_characters(touched, world)
-        scores = locking.lock_scores(requests, touched, world, registry)
+        if locked is None:
+            characters = locking.lock_characters(touched, world)
+            scores = locking.lock_scores(world, touched)
+        else:
+            characters, scores = locked
+        locking.check_scores(requests, scores, world, registry)
     except LedgerError as exc:
         # The checks ran over the whole batch; point at the first event naming the row.
         character_id = exc.location.character_id
@@ -323,28 +331,22 @@ def _record(
     _refuse_reversed_twice(fresh)
 
     now = timezone.now()
-    types = _event_types(
-        world, fresh, located=lambda error, request: located(error, requests.index(request))
-    )
-    rows = [
-        _event_row(request, types[request.event_type][0], world.policy_hash, provenance, now)
-        for request in fresh
-    ]
-    event_ids = _insert_events(rows, fresh)
-
-    delta_rows, metadata_rows = [], []
+    # What each event writes, computed under the locks before anything is written: its
+    # deltas and metadata (without the event's id, known once it is inserted), the
+    # scores and the snapshots.
+    pending: list[tuple[list[tuple], list[tuple]]] = []
     changed: dict[int, state.LockedScore] = {}
     events_per_character: dict[int, int] = {}
-    for event_id, request in zip(event_ids, fresh, strict=True):
+    for request in fresh:
+        deltas = []
         for character_id in sorted(request.deltas):
             events_per_character[character_id] = events_per_character.get(character_id, 0) + 1
             for axis_name, requested in sorted(request.deltas[character_id].items()):
                 axis_id = registry.by_name[axis_name].id
                 score = scores[(character_id, axis_id)]
                 new_score, applied = apply_delta(score.axis_score, requested)
-                delta_rows.append(
+                deltas.append(
                     (
-                        event_id,
                         world_id,
                         character_id,
                         axis_id,
@@ -356,19 +358,15 @@ def _record(
                 )
                 score.axis_score = new_score
                 changed[score.id] = score
-        metadata_rows += [
-            (event_id, world_id, key, value) for key, value in sorted(request.metadata.items())
-        ]
-    statements.insert_rows(EventEntityAxisDelta, DELTA_COLUMNS, delta_rows)
-    if metadata_rows:
-        statements.insert_rows(EventMetadata, METADATA_COLUMNS, metadata_rows)
-    state.update_scores([(score.id, score.axis_score) for score in changed.values()], now=now)
+        metadata = [(world_id, key, value) for key, value in sorted(request.metadata.items())]
+        pending.append((deltas, metadata))
     by_character: dict[int, dict[int, float]] = {}
     for score in scores.values():
         by_character.setdefault(score.character_id, {})[score.axis_id] = score.axis_score
-    state.write_snapshots(
-        registry=registry,
-        states=[
+    event_state = {
+        "scores": [(score.id, score.axis_score) for score in changed.values()],
+        "registry": registry,
+        "states": [
             state.CharacterState(
                 character_id=character.id,
                 seed=character.state_seed + (0 if genesis else events_per_character[character.id]),
@@ -377,9 +375,70 @@ def _record(
             for character in characters
             if character.id in events_per_character
         ],
-        now=now,
-        base=genesis,
-    )
+        "now": now,
+        "base": genesis,
+    }
+
+    def make_types() -> dict[str, tuple[int, str]]:
+        return _event_types(
+            world, fresh, located=lambda error, request: located(error, requests.index(request))
+        )
+
+    # One event: its INSERT looks up the type's id (None in the row until then); on
+    # PostgreSQL that INSERT also carries the deltas, metadata, scores and snapshots.
+    rows = [_event_row(request, None, world.policy_hash, provenance, now) for request in fresh]
+    whole = len(fresh) == 1 and statements.on_postgresql()
+    if len(fresh) == 1:
+        (request,), ((deltas, metadata),) = fresh, pending
+        if whole:
+            rows_of_event = statements.EventRows(
+                columns=EVENT_COLUMNS,
+                row=rows[0],
+                event_type=request.event_type,
+                inserts=(
+                    (EventEntityAxisDelta, DELTA_COLUMNS[1:], deltas),
+                    (EventMetadata, METADATA_COLUMNS[1:], metadata),
+                ),
+            )
+
+            def write():
+                return state.write_event_state(**event_state, event=rows_of_event)
+        else:
+
+            def write():
+                return statements.insert_event_of_type(EVENT_COLUMNS, rows[0], request.event_type)
+
+        written = _guarded_insert(fresh, write)
+        if written is None:  # a type the world does not have yet: nothing was written
+            make_types()
+            written = _guarded_insert(fresh, write)
+        event_id, type_id, description = written
+        event_ids, types = [event_id], {request.event_type: (type_id, description)}
+    else:
+        types = make_types()
+        rows = [
+            _event_row(request, types[request.event_type][0], world.policy_hash, provenance, now)
+            for request in fresh
+        ]
+        event_ids = _guarded_insert(fresh, lambda: statements.insert_events(EVENT_COLUMNS, rows))
+    delta_rows = [
+        (event_id, *delta)
+        for event_id, (deltas, _) in zip(event_ids, pending, strict=True)
+        for delta in deltas
+    ]
+    if not whole:
+        metadata_rows = [
+            (event_id, *entry)
+            for event_id, (_, metadata) in zip(event_ids, pending, strict=True)
+            for entry in metadata
+        ]
+        statements.insert_rows_together(
+            [
+                (EventEntityAxisDelta, DELTA_COLUMNS, delta_rows),
+                (EventMetadata, METADATA_COLUMNS, metadata_rows),
+            ]
+        )
+        state.write_event_state(**event_state)
     created = _recorded_events(event_ids, rows, fresh, types, delta_rows, registry)
     return idempotency.line_up(outcomes, created)
 
@@ -555,14 +614,17 @@ def _refuse_reversed_twice(requests: list[EventRequest]) -> None:
         )
 
 
-def _insert_events(rows: list[tuple], requests: list[EventRequest]) -> list[int]:
+def _guarded_insert(requests: list[EventRequest], insert):
+    """Return ``insert()``, the statement inserting the events; a unique index refusing
+    an event (a concurrent use of its idempotency key, or reversal of its event) is told
+    as such."""
     keyed = any(request.idempotency_key for request in requests)
     reversal = any(request.reverses is not None for request in requests)
     try:
         # A savepoint only when a unique index could refuse a row, so the common path
         # stays short.
         with transaction.atomic() if keyed or reversal else nullcontext():
-            return statements.insert_events(EVENT_COLUMNS, rows)
+            return insert()
     except IntegrityError as exc:
         if reversal:
             # A concurrent reversal of the same event won the race (the locks make this
@@ -596,6 +658,7 @@ def _recorded_events(
     for event_id, row, request in zip(event_ids, rows, requests, strict=True):
         # from_db takes the values in the model's field order.
         values = dict(zip(EVENT_COLUMNS, row, strict=True), id=event_id)
+        values["event_type_id"] = types[request.event_type][0]
         event = Event.from_db(
             connection.alias, _MODEL_ORDER, [values[column] for column in _MODEL_ORDER]
         )

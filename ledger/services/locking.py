@@ -1,9 +1,9 @@
 """Lock the rows an event touches, and check that it may touch them.
 
-Every writer locks characters before scores and each set in id order, so two events
-touching the same characters queue instead of deadlocking. The checks that need the rows
-(the axis exists and is active, the character exists and lives in the world, it has a
-score on the axis) run here, under the locks.
+Every writer locks each character before any of its scores, and characters in id order,
+so two events touching the same characters queue instead of deadlocking. The checks that
+need the rows (the axis exists and is active, the character exists and lives in the
+world, it has a score on the axis) run here, under the locks.
 """
 
 from dataclasses import dataclass
@@ -77,18 +77,50 @@ def lock_characters(touched: list[int], world: World) -> list[LockedCharacter]:
     return list(found.values())
 
 
-def lock_scores(
-    requests: list[EventRequest], touched: list[int], world: World, registry: WorldRegistry
-) -> dict[tuple[int, int], state.LockedScore]:
+Scores = dict[tuple[int, int], state.LockedScore]
+
+
+def lock_rows(
+    world_id: str, touched: list[int]
+) -> tuple[World | None, tuple[list[LockedCharacter], Scores] | None]:
+    """Read the world, lock the touched characters and all their scores: one statement.
+
+    Characters in id order, each before its scores, as every writer locks them (see
+    ``statements.lock_event_rows``). Returns the world and the locked rows, or
+    ``(world or None, None)`` when some character is unknown, of another world or has
+    no score row in it: the caller then reads them apart with ``lock_characters`` and
+    ``lock_scores`` (and ``fetch_world`` when no row told the world), which name the
+    fault with the checks of a request in their order (or find the scores a concurrent
+    sync has just created).
+    """
+    world, rows = statements.lock_event_rows(world_id, touched)
+    characters: dict[int, LockedCharacter] = {}
+    scores: Scores = {}
+    for character_id, seed, score_id, axis_id, score in rows:
+        if character_id not in characters:
+            characters[character_id] = LockedCharacter(character_id, world_id, seed)
+        scores[(character_id, axis_id)] = state.LockedScore(score_id, character_id, axis_id, score)
+    if len(characters) < len(touched):
+        return world, None
+    return world, (list(characters.values()), scores)
+
+
+def lock_scores(world: World, touched: list[int]) -> Scores:
     """Lock every score row of the touched characters, in id order.
 
     All of a character's scores are needed to re-derive its snapshot, so one locking
     read serves both purposes.
     """
-    scores = {
+    return {
         (score.character_id, score.axis_id): score
         for score in state.lock_scores(world_id=world.world_id, character_ids=touched)
     }
+
+
+def check_scores(
+    requests: list[EventRequest], scores: Scores, world: World, registry: WorldRegistry
+) -> None:
+    """Refuse a delta on an axis the character has no score row for."""
     needed = {
         (cid, name) for request in requests for cid, axes in request.deltas.items() for name in axes
     }
@@ -101,4 +133,3 @@ def lock_scores(
                 code="missing_score",
                 location=ErrorLocation(part="deltas", character_id=character_id, axis=axis_name),
             )
-    return scores

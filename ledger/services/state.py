@@ -4,8 +4,8 @@ Scores (``character_axis_score``) and snapshots (the ``*_state_json`` columns an
 ``state_*`` metadata on ``characters``) change here and nowhere else: when an event is
 applied, when a character or an axis gets its score rows, when snapshots are re-derived
 after a policy change, and when ``rebuild_scores`` repairs scores from the ledger. Every
-writer locks characters before scores, each in id order, as ``apply_event`` does, so
-they queue behind each other instead of deadlocking.
+writer locks each character before any of its scores, and characters in id order, as
+``apply_event`` does, so they queue behind each other instead of deadlocking.
 """
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -98,6 +98,47 @@ def write_snapshots(
     ``base``, the same snapshot is also the character's ``base_state_json`` (its state at
     creation). Returns the number of characters written.
     """
+    fields, rows = _snapshot_rows(registry=registry, states=states, now=now, base=base)
+    if rows:
+        statements.update_rows(Character, fields, rows)
+    return len(rows)
+
+
+def write_event_state(
+    *,
+    scores: Sequence[tuple[int, float]],
+    registry: WorldRegistry,
+    states: Iterable[CharacterState],
+    now,
+    base: bool = False,
+    event: statements.EventRows | None = None,
+) -> tuple[int, int, str] | None:
+    """``update_scores`` then ``write_snapshots``, for the characters an event changed.
+
+    On PostgreSQL the score update is a data-modifying CTE of the snapshot update (one
+    round trip); with ``event`` (PostgreSQL, one event) both are parts of the event's
+    own INSERT (``statements.write_event``), whose result this returns: None when the
+    event's type does not exist yet, and then nothing was written.
+    """
+    fields, rows = _snapshot_rows(registry=registry, states=states, now=now, base=base)
+    updates = [
+        (
+            CharacterAxisScore,
+            ["axis_score", "updated_at"],
+            [(score, now, score_id) for score_id, score in scores],
+        ),
+        (Character, fields, rows),
+    ]
+    if event is not None:
+        return statements.write_event(event, updates)
+    statements.update_rows_together(updates)
+    return None
+
+
+def _snapshot_rows(
+    *, registry: WorldRegistry, states: Iterable[CharacterState], now, base: bool
+) -> tuple[list[str], list[tuple]]:
+    """Return the snapshot fields and their ``(*values, character id)`` rows."""
     fields = SNAPSHOT_FIELDS + (["base_state_json"] if base else [])
     rows = []
     for character in states:
@@ -106,9 +147,7 @@ def write_snapshots(
         if base:
             row.append(snapshot)
         rows.append((*row, character.character_id))
-    if rows:
-        statements.update_rows(Character, fields, rows)
-    return len(rows)
+    return fields, rows
 
 
 @atomic_commit()

@@ -382,7 +382,7 @@ def test_a_failure_before_the_commit_is_503_database_error_and_writes_nothing(
     def broken(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(state, "write_snapshots", broken)
+    monkeypatch.setattr(state, "write_event_state", broken)
     before = table_state()
 
     response = create(token_client, {"name": "Ada"}, Idempotency_Key="ada-1")

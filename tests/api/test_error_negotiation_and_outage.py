@@ -37,7 +37,7 @@ def test_a_database_failure_while_writing_is_503_and_writes_nothing(
     def fail(*args, **kwargs):
         raise OperationalError("connection lost")
 
-    monkeypatch.setattr(state, "write_snapshots", fail)
+    monkeypatch.setattr(state, "write_event_state", fail)
     before = table_state()
 
     response = staff_client.post(events_url(hero.pk), event_body(), content_type=JSON)

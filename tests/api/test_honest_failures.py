@@ -149,7 +149,7 @@ def test_a_failure_before_the_commit_is_503_database_error_and_writes_nothing(
 ):
     from ledger.services import state
 
-    monkeypatch.setattr(state, "write_snapshots", broken)
+    monkeypatch.setattr(state, "write_event_state", broken)
     before = table_state()
 
     response = post(token_client, events_url(hero.pk), Idempotency_Key="before-1")

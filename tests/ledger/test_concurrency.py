@@ -3,7 +3,9 @@ transactions, so the same test proves nothing there)."""
 
 import random
 import threading
+import time
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -92,3 +94,48 @@ def test_multi_character_events_in_opposite_orders_do_not_deadlock(synced):
         assert len(chain) == 1 + THREADS * EVENTS_PER_THREAD
         character.refresh_from_db()
         assert character.state_seed == THREADS * EVENTS_PER_THREAD
+
+
+def test_apply_event_locks_each_character_before_its_scores(synced):
+    """One statement locks the characters and their scores; it must take a character
+    before its scores, as every writer does. Here another transaction holds only a
+    score row: apply_event, waiting for it, must already hold the character (so a writer
+    that takes characters first queues behind it instead of deadlocking with it)."""
+    hero = CharacterFactory(scores={"wealth": 0.5})
+    # The first score row the statement meets: held, it stops the writer at once.
+    score_id = CharacterAxisScore.objects.filter(character=hero).order_by("pk")[0].pk
+    database = connection.settings_dict
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    with psycopg.connect(url) as holder, psycopg.connect(url) as probe:
+        holder.execute(
+            "SELECT id FROM character_axis_score WHERE id = %s FOR NO KEY UPDATE", [score_id]
+        )
+        errors = []
+
+        def write():
+            try:
+                apply_event(world_id="alpha", event_type="tick", deltas={hero.pk: {"wealth": 0.1}})
+            except Exception as exc:  # noqa: BLE001  (reported by the assertion below)
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        held = False
+        deadline = time.monotonic() + 30
+        while not held and time.monotonic() < deadline:
+            try:
+                probe.execute(
+                    "SELECT id FROM characters WHERE id = %s FOR NO KEY UPDATE NOWAIT", [hero.pk]
+                )
+                time.sleep(0.05)  # the writer has not locked the character yet
+            except psycopg.errors.LockNotAvailable:
+                held = True
+            probe.rollback()
+        holder.rollback()
+        writer.join(timeout=60)
+
+    assert held
+    assert errors == []
+    assert CharacterAxisScore.objects.get(character=hero, axis__name="wealth").axis_score == 0.6

@@ -15,10 +15,11 @@ from worlds.services import sync_world_policies
 
 STATE_MODULE = str(Path("ledger") / "services" / "state.py")
 # Writes of score rows, and updates of a character's row (its snapshot columns; nothing
-# else of a character is ever updated). Creating the character row itself is not one.
+# else of a character is ever updated), alone or in a data-modifying CTE. Creating the
+# character row itself is not one.
 STATE_WRITE = re.compile(
-    r'^\s*(INSERT\s+INTO|UPDATE)\s+"?character_axis_score"?|^\s*UPDATE\s+"?characters"?\s',
-    re.IGNORECASE,
+    r'^\s*(WITH\s.*)?((INSERT\s+INTO|UPDATE)\s+"?character_axis_score"?|UPDATE\s+"?characters"?\s)',
+    re.IGNORECASE | re.DOTALL,
 )
 
 
