@@ -32,6 +32,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.reads import get, percentile  # noqa: E402
 from ledger.models import Event, EventEntityAxisDelta  # noqa: E402
 from ledger.stats import window_statistics, world_distributions  # noqa: E402
 from worlds.models import Character, World  # noqa: E402
@@ -44,18 +45,6 @@ REQUESTS = {
     "stats endpoint, window all": (f"/admin/worlds/{WORLD}/stats?window=all", False),
 }
 """Name: (URL, default window). The wide windows are timed with fewer requests."""
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def get(client, url):
-    response = client.get(url)
-    if response.status_code != 200:
-        raise SystemExit(f"GET {url}: {response.status_code}\n{response.content[:2000]!r}")
-    return response
 
 
 def measure(args):
