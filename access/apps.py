@@ -9,3 +9,7 @@ class AccessConfig(AppConfig):
     def ready(self) -> None:
         # Registered on import: the shared-cache system check, the API key's schema scheme.
         from access import checks, schema  # noqa: F401
+        from access.signals import connect
+
+        # Cached credentials are dropped whenever a row granting access changes.
+        connect()

@@ -7,12 +7,20 @@ classes of ``access.permissions`` can narrow the owner's rights to the key's.
 
 ``Authorization: Token <key>`` is still accepted for the DRF tokens of earlier versions,
 which a migration turned into hashed ``legacy`` keys (README, "API keys").
+
+The key's row, its owner and their grants come from the shared cache when a request of
+the key read them since they last changed (``access.credentials``: dropped at once on any
+change); the sent key is checked against the hash and the expiry date on every request.
 """
 
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    get_authorization_header,
+)
 
-from access.models import ApiKey
+from access.credentials import attach_user_grants, get_api_key
 
 API_KEY_KEYWORD = "Api-Key"
 LEGACY_KEYWORD = "Token"
@@ -42,11 +50,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(API_KEY_MALFORMED) from None
         legacy = keyword == LEGACY_KEYWORD.lower()
         prefix = key[:LEGACY_PREFIX_LENGTH] if legacy else key.partition(".")[0]
-        api_key = (
-            ApiKey.objects.select_related("owner")
-            .filter(prefix=prefix, legacy=legacy, revoked=False)
-            .first()
-        )
+        api_key = get_api_key(prefix, legacy=legacy)
         if api_key is None or not api_key.is_valid(key):
             raise exceptions.AuthenticationFailed(API_KEY_INVALID)
         if api_key.has_expired:
@@ -57,3 +61,18 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return API_KEY_KEYWORD
+
+
+class CachedSessionAuthentication(SessionAuthentication):
+    """DRF's session authentication (CSRF enforced), with the user's grants from the cache.
+
+    The session and its user are read as before (a logout or a password change ends the
+    session at once); the user's permissions and world limits come from the shared cache
+    (``access.credentials``), which drops them at once when they change.
+    """
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None:
+            attach_user_grants(result[0])
+        return result

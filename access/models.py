@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework_api_key.models import AbstractAPIKey
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 from worlds.models import World
 
@@ -75,6 +75,27 @@ class WorldMembership(models.Model):
         return f"{member} in {self.world_id}"
 
 
+class ApiKeyQuerySet(models.QuerySet):
+    """Bulk changes of keys drop the cached credentials, as saves and deletes do.
+
+    ``update()`` sends no signal; without this a key revoked or expired by a queryset
+    would keep working from the cache (``access.credentials``).
+    """
+
+    def update(self, **kwargs):
+        from access.credentials import revoke_cached_credentials
+
+        rows = super().update(**kwargs)
+        revoke_cached_credentials()
+        return rows
+
+    update.alters_data = True
+
+
+class ApiKeyManager(BaseAPIKeyManager.from_queryset(ApiKeyQuerySet)):
+    """The key manager of djangorestframework-api-key, over ``ApiKeyQuerySet``."""
+
+
 class ApiKey(AbstractAPIKey):
     """A server-to-server credential of one owner, hashed at rest and shown once.
 
@@ -120,6 +141,8 @@ class ApiKey(AbstractAPIKey):
     legacy = models.BooleanField(
         default=False, editable=False, help_text="A DRF token of an earlier version, hashed."
     )
+
+    objects = ApiKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         db_table = "api_key"

@@ -1,5 +1,7 @@
-"""How the OpenAPI schema describes the API key scheme (drf-spectacular finds it by subclass)."""
+"""How the OpenAPI schema describes the API's authentication schemes (drf-spectacular finds
+each by subclassing)."""
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -16,3 +18,9 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "or by `manage.py create_api_key`. Keys migrated from DRF tokens are still "
             "accepted as `Token <key>`.",
         }
+
+
+class CachedSessionScheme(SessionScheme):
+    """The session scheme (``cookieAuth``), for the session authentication with cached grants."""
+
+    target_class = "access.authentication.CachedSessionAuthentication"

@@ -11,12 +11,21 @@ Counting is django-ratelimit's fixed-window counter in the shared cache (one int
 client and window), not DRF's own history of timestamps, which would store and rewrite up
 to 6,000 of them per request at the default rate. A cache that cannot be reached lets the
 write through (fail open, logged): an outage of the counter must not stop the game.
+
+With Redis the counter is incremented in one round trip (``SET NX`` with the window's
+expiry, then ``INCR``, pipelined) at the key django-ratelimit would use: its ``add`` then
+``incr`` through Django's Redis cache take three, a fifth of an API write's time under load
+(README, "Deploying").
 """
 
 import logging
 
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import models
 from django_ratelimit import ALL
+from django_ratelimit import core as ratelimit
 from django_ratelimit.core import get_usage
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
@@ -59,14 +68,18 @@ class ApiWriteThrottle(SimpleRateThrottle):
         if ident is None:
             return True
         try:
-            usage = get_usage(
-                request,
-                group=f"pipeworks.{self.scope}",
-                key=lambda group, request: ident,
-                rate=(self.num_requests, self.duration),
-                method=ALL,
-                increment=True,
-            )
+            cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+            if isinstance(cache, RedisCache) and getattr(settings, "RATELIMIT_ENABLE", True):
+                usage = self._count_in_redis(cache, ident)
+            else:
+                usage = get_usage(
+                    request,
+                    group=self.group,
+                    key=lambda group, request: ident,
+                    rate=(self.num_requests, self.duration),
+                    method=ALL,
+                    increment=True,
+                )
         except Exception:
             logger.exception("api-writes throttle: the cache cannot be reached; not throttling")
             return True
@@ -83,3 +96,27 @@ class ApiWriteThrottle(SimpleRateThrottle):
 
     def wait(self):
         return self._wait
+
+    @property
+    def group(self) -> str:
+        return f"pipeworks.{self.scope}"
+
+    def _count_in_redis(self, cache: RedisCache, ident: str) -> dict:
+        """Count this write in django-ratelimit's fixed window, in one Redis round trip."""
+        rate = (self.num_requests, self.duration)
+        window = ratelimit._get_window(ident, self.duration)
+        key = cache.make_and_validate_key(
+            ratelimit._make_cache_key(self.group, window, rate, ident, ALL)
+        )
+        # Django's Redis cache stores integers as they are, so INCR counts its values.
+        pipeline = cache._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipeline.set(key, 0, ex=self.duration + ratelimit.EXPIRATION_FUDGE, nx=True)
+        pipeline.incr(key)
+        count = pipeline.execute()[1]
+        return {
+            "count": count,
+            "limit": self.num_requests,
+            "should_limit": count > self.num_requests,
+            # The clock the window was computed with, as get_usage does.
+            "time_left": window - int(ratelimit.time.time()),
+        }

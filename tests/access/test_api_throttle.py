@@ -7,6 +7,8 @@ gets 429 in the API's error shape with ``Retry-After``.
 import types
 
 import pytest
+import redis.client
+from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from access.throttles import ApiWriteThrottle
@@ -158,3 +160,44 @@ def test_a_cache_outage_lets_writes_through(write_rate, staff_client, hero, monk
     monkeypatch.setattr("access.throttles.get_usage", down)
 
     assert [write(staff_client, hero.pk).status_code for _ in range(5)] == [201] * 5
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The shared cache in Redis (CI runs one), emptied before and after."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/13",
+            "KEY_PREFIX": "pipeworks",
+        }
+    }
+    caches["default"].clear()
+    yield caches["default"]
+    caches["default"].clear()
+
+
+def test_with_redis_each_write_is_counted_in_one_round_trip_and_limited(
+    redis_cache, write_rate, staff_user, hero, clock, monkeypatch
+):
+    first = key_client(api_key_for(staff_user))
+    second = key_client(api_key_for(staff_user))
+    sent = []
+    execute = redis.client.Pipeline.execute
+
+    def counted(pipeline, *args, **kwargs):
+        sent.append([command[0][0] for command in pipeline.command_stack])
+        return execute(pipeline, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
+
+    statuses = [write(first, hero.pk).status_code for _ in range(4)]
+    refused = write(first, hero.pk)
+
+    assert statuses == [201, 201, 201, 429]
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    assert sent == [["SET", "INCRBY"]] * 5  # one round trip per write
+    assert write(second, hero.pk).status_code == 201  # a count of its own
+    clock.now += 61  # the next window
+    assert write(first, hero.pk).status_code == 201

@@ -2,19 +2,26 @@
 
 Each test measures a request on a small world, grows the ledger (events, characters and
 axes), measures again and compares the exact counts; a warm-up request first fills the
-process's registry cache, as on a running server. Three queries of every request are
-the access checks: the user's permissions, its groups' permissions and its world limits;
-with an API key (``token_client``), a fourth reads the key's worlds where a world is
-checked.
+process's registry cache and the shared cache of credentials, as on a running server.
+The access checks of a warm request read one cache entry (``access.credentials``): no
+query with Redis, one with the database cache the tests run on by default.
+
+The last tests hold the write path to its budget: on a warm path an API write costs at
+most ``apply_event``'s own statements (counted in the same test: 4 on PostgreSQL, 8 on
+SQLite) plus 2, with the cache a deployment shares in Redis.
 """
 
 import json
 import shutil
 
+import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ledger.services import apply_event
+from access.credentials import revoke_cached_credentials
+from ledger.provenance import Actor
+from ledger.services import apply_event, apply_events
 from tests.api.conftest import (
     WORLD_EVENTS_URL,
     WORLDS_URL,
@@ -153,3 +160,167 @@ def test_world_list_and_policy_query_counts_are_constant(token_client, hero, wor
     assert queries(token_client, "get", WORLDS_URL) == small_list
     assert queries(token_client, "get", policy_url("alpha")) == small_policy
     assert small_list <= 6
+
+
+# Budget of an API write over apply_event's own statements, on a warm path.
+WRITE_BUDGET = 2
+# A cold request (the first of a key after any change of access rows) reads the key with
+# its owner, the owner's permissions and their groups', their world limits, the key's worlds.
+COLD_EXTRA = 5
+REDIS_URL = "redis://127.0.0.1:6379/10"
+METADATA = {"zone": "north", "quest": "q1"}
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The shared cache of a deployment with REDIS_URL (CI runs Redis), emptied around."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "pipeworks",
+        }
+    }
+    caches["default"].clear()
+    yield caches["default"]
+    caches["default"].clear()
+
+
+def statements(call) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    return [query["sql"] for query in captured]
+
+
+def direct_apply_event(hero) -> list[str]:
+    """Statements of one apply_event of the shape the API write below sends (warm: its
+    event type exists and the registry is cached, as for the warm API write)."""
+
+    def call():
+        apply_event(
+            world_id="alpha",
+            event_type="tick",
+            deltas={hero.pk: {"wealth": 0.01}},
+            metadata=METADATA,
+            actor=Actor(name="direct", user_id=None),
+            source="api",
+            request_id="direct",
+        )
+
+    call()
+    return statements(call)
+
+
+def post_statements(client, url, body) -> tuple[int, int]:
+    """Return the statements of a warm POST and of a cold one (cached credentials dropped)."""
+    send = lambda: client.post(url, json.dumps(body), content_type="application/json")  # noqa: E731
+    assert send().status_code == 201
+    with CaptureQueriesContext(connection) as captured:
+        response = send()
+    assert response.status_code == 201, response.content
+    warm = len(captured)
+    revoke_cached_credentials()
+    with CaptureQueriesContext(connection) as captured:
+        assert send().status_code == 201
+    return warm, len(captured)
+
+
+def test_a_warm_character_event_write_costs_apply_event_plus_at_most_two(
+    redis_cache, token_client, hero
+):
+    own = len(direct_apply_event(hero))
+    body = {"event_type": "tick", "deltas": {"wealth": 0.01}, "metadata": METADATA}
+
+    warm, cold = post_statements(token_client, events_url(hero.pk), body)
+
+    assert own == (4 if connection.vendor == "postgresql" else 8)
+    assert warm <= own + WRITE_BUDGET
+    assert warm == own + 1  # the character of the URL, read for its world's limits
+    assert cold == warm + COLD_EXTRA
+
+
+def test_a_warm_world_event_write_costs_apply_event_plus_at_most_two(
+    redis_cache, token_client, hero
+):
+    own = len(direct_apply_event(hero))
+    body = {
+        "world_id": "alpha",
+        "event_type": "tick",
+        "deltas": [{"character_id": hero.pk, "axis_name": "wealth", "delta": 0.01}],
+        "metadata": METADATA,
+    }
+
+    warm, cold = post_statements(token_client, WORLD_EVENTS_URL, body)
+
+    assert warm <= own + WRITE_BUDGET
+    assert warm == own
+    assert cold == warm + COLD_EXTRA
+
+
+def test_a_warm_batch_write_costs_apply_events_plus_at_most_two(redis_cache, token_client, hero):
+    partner = CharacterFactory()
+    events = [
+        {"event_type": "tick", "deltas": {character.pk: {"wealth": 0.01}}, "metadata": METADATA}
+        for character in (hero, partner, hero)
+    ]
+    own = len(
+        statements(
+            lambda: apply_events(
+                world_id="alpha",
+                events=events,
+                actor=Actor(name="direct", user_id=None),
+                source="api",
+                request_id="direct",
+            )
+        )
+    )
+    body = {
+        "world_id": "alpha",
+        "events": [
+            {
+                "event_type": "tick",
+                "deltas": [{"character_id": pk, "axis_name": "wealth", "delta": 0.01}],
+                "metadata": METADATA,
+            }
+            for event in events
+            for pk in event["deltas"]
+        ],
+    }
+
+    warm, cold = post_statements(token_client, WORLD_EVENTS_URL + ":batch", body)
+
+    assert warm <= own + WRITE_BUDGET
+    assert cold == warm + COLD_EXTRA
+
+
+def test_with_the_database_cache_a_warm_write_reads_only_the_cache_beyond_the_event(
+    token_client, hero
+):
+    """Without Redis the cache is a table: the credentials cost one read of it, and the
+    write throttle's counter the rest (Django's database cache); no access row is read."""
+    direct = direct_apply_event(hero)
+    body = {
+        "world_id": "alpha",
+        "event_type": "tick",
+        "deltas": [{"character_id": hero.pk, "axis_name": "wealth", "delta": 0.01}],
+        "metadata": METADATA,
+    }
+    send = lambda: token_client.post(  # noqa: E731
+        WORLD_EVENTS_URL, json.dumps(body), content_type="application/json"
+    )
+    assert send().status_code == 201
+
+    with CaptureQueriesContext(connection) as captured:
+        assert send().status_code == 201
+
+    sql = [query["sql"] for query in captured]
+    data = [text for text in sql if text.split()[0] not in TRANSACTION_CONTROL]
+    direct_data = [text for text in direct if text.split()[0] not in TRANSACTION_CONTROL]
+    # The event's own statements come last (compared without their values).
+    assert [text[:40] for text in data[-len(direct_data) :]] == [t[:40] for t in direct_data]
+    beyond = data[: -len(direct_data)]
+    assert beyond and all("pipeworks_cache" in text for text in beyond)
+    assert len(sql) - len(direct) <= 16  # 1 for the credentials, the rest the throttle
+
+
+TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
