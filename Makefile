@@ -53,7 +53,8 @@ check: install
 
 ## bench: writes, the write path against two raw-SQL floors, reads and maintenance on a growing
 ## ledger, policy sync, drift (SQLite and PostgreSQL),
-## concurrent HTTP writers (PostgreSQL); figures in bench/results.md. BENCH_ARGS=--quick: a smoke run
+## concurrent HTTP writers and the capacity model (PostgreSQL); figures in bench/results.md.
+## BENCH_ARGS=--quick: a smoke run
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
 

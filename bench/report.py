@@ -1,7 +1,8 @@
 """The Markdown report of ``make bench``: ``bench/results.md``, from ``bench/run.py``'s figures.
 
 ``write_results`` writes one section per part of the run that has figures (writes, the write path,
-reads, maintenance, policy sync, HTTP, drift) and prints the report too.
+reads, maintenance, policy sync, HTTP, drift, world statistics, the capacity model) and prints
+the report too.
 """
 
 import os
@@ -55,10 +56,14 @@ def write_results(report, *, quick, path=None):
         lines += policy_section(report["scale"])
     if report["http"]:
         lines += http_section(report["http"])
+    if report.get("http_api"):
+        lines += http_api_section(report["http_api"])
     if report.get("drift"):
         lines += drift_section(report["drift"])
     if report.get("stats"):
         lines += stats_section(report["stats"])
+    if report.get("capacity"):
+        lines += capacity_section(report["capacity"])
     path = Path(path or ROOT / "bench" / "results.md").resolve()
     path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -337,6 +342,54 @@ def http_section(http):
     return lines
 
 
+def http_api_section(http):
+    """API writes over keep-alive HTTP against the same writes in-process (bench/http_api.py)."""
+    lines = [
+        "## API writes over HTTP against in-process (PostgreSQL)",
+        "",
+        f"gunicorn with {http['workers']} workers (`{http['gunicorn']}`), cache "
+        f"{http['cache']}; N client processes each keep one HTTP/1.1 connection (reopened "
+        "when the server closes it: `connections` counts them) and POST "
+        f"{http['events_per_client']} one-delta events to "
+        "`/admin/characters/<id>/axis-events` with an API key, against N processes calling "
+        "`apply_event` with an API request's provenance, alternating, in the same run; "
+        f"{http['runs']} run(s); world `alpha` with {http['characters']:,} characters and "
+        f"{http['history']:,} events of history. Medians over runs [min, max]; latencies "
+        "in ms. Target: HTTP >= 0.5 x in-process.",
+        "",
+        "| N | characters | HTTP ev/s | in-process ev/s | ratio | HTTP p50 / p99 | "
+        "in-process p50 / p99 | connections |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for clients, patterns in http["single"].items():
+        for pattern, modes in patterns.items():
+            web = [run["rate"] for run in modes["http"]]
+            local = [run["rate"] for run in modes["inprocess"]]
+            ratios = [w / p for w, p in zip(web, local, strict=True)]
+            lines.append(
+                f"| {clients} | {'one per client' if pattern == 'disjoint' else 'one shared'} "
+                f"| {span(summary(web))} | {span(summary(local))} | {span2(ratios)} "
+                f"| {ms([r['p50'] for r in modes['http']])} / "
+                f"{ms([r['p99'] for r in modes['http']])} "
+                f"| {ms([r['p50'] for r in modes['inprocess']])} / "
+                f"{ms([r['p99'] for r in modes['inprocess']])} "
+                f"| {max(r['connections'] for r in modes['http'])} |"
+            )
+    web = [run["rate"] for run in http["batch"]["http"]]
+    local = [run["rate"] for run in http["batch"]["inprocess"]]
+    ratios = [w / p for w, p in zip(web, local, strict=True)]
+    lines += [
+        "",
+        f"A world tick of {http['tick']:,} one-delta events: `POST /admin/events:batch` "
+        f"{span(summary(web))} ev/s, `apply_events` in-process {span(summary(local))} ev/s, "
+        f"ratio {span2(ratios)} (target >= 0.7).",
+        "",
+        f"After the runs: {http['verify']}.",
+        "",
+    ]
+    return lines
+
+
 def mib(kib):
     return f"{kib / 1024:.0f}"
 
@@ -531,4 +584,248 @@ def stats_section(stats):
         )
         lines.append(f"{engine}: {parts}.")
         lines.append("")
+    return lines
+
+
+def capacity_section(capacity):
+    """The measured capacity model (``bench/capacity.py``): reads, writes, CPU, ledger bytes."""
+    generated = capacity["generated"]
+    events = generated["event"]["rows"]
+    lines = [
+        "## Capacity model (PostgreSQL, servers of its own)",
+        "",
+        f"`bench/capacity.py`, {capacity['date']}: a private PostgreSQL {capacity['server']} "
+        "primary (`tests/pgcluster.py`: fsync off, `shared_buffers` 128MB) with world `alpha` "
+        f"({capacity['characters']:,} characters) and a ledger of {events:,} events "
+        "(`generate_ledger --world alpha --existing`), its streaming replica "
+        f"(`pg_basebackup -R`), gunicorn with {capacity['workers']} sync workers "
+        "(`CONN_MAX_AGE=60`), client processes on persistent `http.client` connections "
+        f"(gunicorn's sync workers close each one), {capacity['phase_seconds']:.0f} s per "
+        f"phase after a warm-up, {capacity['runs']} run(s) of each configuration, order "
+        f"alternating; {capacity['cpus']} CPUs shared by every process (clients, gunicorn, "
+        "both servers, PgBouncer) and by other sessions' work: load is the 1-minute load "
+        "average. CPU: utime + stime of each server's process tree from `/proc` "
+        "(postmaster, backends, reaped backends), over the phase. Medians over runs, "
+        "[min, max] in brackets.",
+        "",
+    ]
+    lines += _capacity_reads(capacity["reads"])
+    lines += _capacity_writes(capacity["writes"], capacity.get("pgbouncer"))
+    lines += _capacity_ledger(capacity)
+    return lines
+
+
+def _runs(rows, config):
+    return [row for row in rows if row["config"] == config]
+
+
+def _ratio(rows, config, baseline):
+    values = [
+        a["rate"] / b["rate"]
+        for a, b in zip(_runs(rows, config), _runs(rows, baseline), strict=True)
+    ]
+    return f"{statistics.median(values):.2f} [{min(values):.2f}, {max(values):.2f}]"
+
+
+def _capacity_reads(reads):
+    first = reads[0]
+    lines = [
+        "### Reads: one primary against a primary and its replica",
+        "",
+        f"{first['clients']} clients, each GETting in turn `axis-state` and "
+        "`axis-events?limit=50` (a read-only API key) and the admin character page "
+        "(a logged-in session) of random characters. PG CPU per read: the primary's and the "
+        "replica's CPU over the phase, per read; transactions: `xact_commit` of both. "
+        "Replica share: the replica's part of the transactions and of the rows returned "
+        "(`pg_stat_database` of both servers over the phase): who-may-do-what (the API "
+        "key, the session, the read-your-writes mark in the cache table) is always read "
+        "on the primary.",
+        "",
+        "| configuration | reads/s | p50 ms | p99 ms | p50 ms state / events / page "
+        "| PG CPU ms per read: primary + replica | reads per PG CPU-s "
+        "| gunicorn CPU ms per read | transactions per read | replica share: xacts, rows "
+        "| load | answers |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for config in ("primary", "primary + replica"):
+        runs = _runs(reads, config)
+        pg = [r["cpu"]["primary"] + r["cpu"]["replica"] for r in runs]
+        per_cpu = [r["reads"] / c for r, c in zip(runs, pg, strict=True)]
+        app = [1000 * r["cpu"]["gunicorn"] / r["reads"] for r in runs]
+        xacts = [
+            r["stats"]["replica"]["xact_commit"]
+            / (r["stats"]["replica"]["xact_commit"] + r["stats"]["primary"]["xact_commit"])
+            for r in runs
+        ]
+        rows = [
+            r["stats"]["replica"]["tup_returned"]
+            / (r["stats"]["replica"]["tup_returned"] + r["stats"]["primary"]["tup_returned"])
+            for r in runs
+        ]
+        cpu = (
+            f"{statistics.median(1000 * r['cpu']['primary'] / r['reads'] for r in runs):.1f} + "
+            f"{statistics.median(1000 * r['cpu']['replica'] / r['reads'] for r in runs):.1f}"
+        )
+        transactions = statistics.median(
+            (r["stats"]["primary"]["xact_commit"] + r["stats"]["replica"]["xact_commit"])
+            / r["reads"]
+            for r in runs
+        )
+        endpoints = " / ".join(
+            ms([r["endpoints"][name]["p50"] for r in runs])
+            for name in ("axis-state", "axis-events", "admin character page")
+        )
+        statuses = {}
+        for r in runs:
+            for status, n in r["statuses"].items():
+                statuses[status] = statuses.get(status, 0) + n
+        lines.append(
+            f"| {config} | {span(summary([r['rate'] for r in runs]))} "
+            f"| {ms([r['p50'] for r in runs])} | {ms([r['p99'] for r in runs])} | {endpoints} "
+            f"| {cpu} "
+            f"| {span(summary(per_cpu))} | {span1(app)} | {transactions:.1f} "
+            f"| {statistics.median(xacts):.0%}, {statistics.median(rows):.0%} "
+            f"| {span1([r['load'] for r in runs])} "
+            f"| {', '.join(f'{n} x {s}' for s, n in sorted(statuses.items()))} |"
+        )
+    lines += [
+        "",
+        "Reads/s with the replica / without, run by run: "
+        f"{_ratio(reads, 'primary + replica', 'primary')}.",
+        "",
+    ]
+    return lines
+
+
+def _capacity_writes(writes, pgbouncer):
+    first = writes[0]
+    via = (
+        f"{pgbouncer['version']} in transaction mode, pool size "
+        f"{pgbouncer['pool_size']} (`PIPEWORKS_PGBOUNCER=transaction`)"
+        if pgbouncer
+        else "PgBouncer not installed: not measured"
+    )
+    lines = [
+        "### Writes: straight to PostgreSQL against PgBouncer",
+        "",
+        f"{first['clients']} clients, each POSTing one-delta events with 2 metadata keys to "
+        "characters of its own (`/admin/characters/<id>/axis-events`, one API key, "
+        f"`PIPEWORKS_API_WRITE_RATE` raised so it does not cut them off); direct, and via {via}. "
+        "ev/s counts 201 answers over the phase. Transactions: `xact_commit` of the "
+        "database on the primary over the phase, per event; PgBouncer xacts: transactions "
+        "it passed to PostgreSQL during the phase (`SHOW STATS`), the proof it carried them.",
+        "",
+        "| configuration | ev/s | p50 ms | p99 ms | PG CPU ms per event | events per PG CPU-s "
+        "| gunicorn CPU ms per event | PgBouncer CPU ms per event | transactions per event "
+        "| PgBouncer xacts | load | answers |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    configs = list(dict.fromkeys(r["config"] for r in writes))
+    for config in configs:
+        runs = _runs(writes, config)
+        per_cpu = [r["events"] / r["cpu"]["primary"] for r in runs]
+        cpu = span1([1000 * r["cpu"]["primary"] / r["events"] for r in runs])
+        transactions = statistics.median(r["xact_commit"] / r["events"] for r in runs)
+        app = [1000 * r["cpu"]["gunicorn"] / r["events"] for r in runs]
+        pooler = (
+            span2([1000 * r["cpu"]["pgbouncer"] / r["events"] for r in runs])
+            if "pgbouncer" in runs[0]["cpu"]
+            else "—"
+        )
+        pooled = (
+            ", ".join(f"{r['pgbouncer_transactions']:,}" for r in runs)
+            if runs[0]["pgbouncer_transactions"] is not None
+            else "—"
+        )
+        statuses = {}
+        for r in runs:
+            for status, n in r["statuses"].items():
+                statuses[status] = statuses.get(status, 0) + n
+        lines.append(
+            f"| {config} | {span(summary([r['rate'] for r in runs]))} "
+            f"| {ms([r['p50'] for r in runs])} | {ms([r['p99'] for r in runs])} "
+            f"| {cpu} "
+            f"| {span(summary(per_cpu))} | {span1(app)} | {pooler} | {transactions:.1f} "
+            f"| {pooled} "
+            f"| {span1([r['load'] for r in runs])} "
+            f"| {', '.join(f'{n} x {s}' for s, n in sorted(statuses.items()))} |"
+        )
+    lines.append("")
+    if len(configs) > 1:
+        lines += [
+            f"ev/s via PgBouncer / direct, run by run: {_ratio(writes, configs[1], configs[0])}.",
+            "",
+        ]
+    return lines
+
+
+def _capacity_ledger(capacity):
+    generated = capacity["generated"]
+    before, after = capacity["written"]["before"], capacity["written"]["after"]
+    events = generated["event"]["rows"]
+    new_events = after["event"]["rows"] - before["event"]["rows"]
+    lines = [
+        "### Ledger growth",
+        "",
+        f"Bytes per row on the generated ledger ({events:,} events, after `VACUUM "
+        "(ANALYZE)`) and on what the HTTP writers "
+        f"added ({new_events:,} events with provenance and 2 metadata keys each: the "
+        "growth of each relation over the rows added). Heap: `pg_relation_size`; toast "
+        "included in the total (`pg_total_relation_size`).",
+        "",
+        "| table | rows generated | heap B/row | indexes B/row | total B/row "
+        "| rows added over HTTP | heap B/row | indexes B/row | total B/row |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for table, g in generated.items():
+        rows = after[table]["rows"] - before[table]["rows"]
+
+        def per(key, g=g, rows=rows, table=table):
+            grown = after[table][key] - before[table][key]
+            return f"{grown / rows:,.0f}" if rows else "—"
+
+        def own(key, g=g):
+            return f"{g[key] / g['rows']:,.0f}" if g["rows"] else "—"
+
+        lines.append(
+            f"| `{table}` | {g['rows']:,} | {own('heap')} | {own('indexes')} | {own('total')} "
+            f"| {rows:,} | {per('heap')} | {per('indexes')} | {per('total')} |"
+        )
+    lines += [
+        "",
+        "| index | B/row generated | B/row added over HTTP |",
+        "|---|---|---|",
+    ]
+    for table, g in generated.items():
+        rows = after[table]["rows"] - before[table]["rows"]
+        for index, size in g["index_bytes"].items():
+            grown = after[table]["index_bytes"][index] - before[table]["index_bytes"][index]
+            mine = f"{size / g['rows']:,.0f}" if g["rows"] else "—"
+            added = f"{grown / rows:,.0f}" if rows else "—"
+            lines.append(f"| `{index}` ({table}) | {mine} | {added} |")
+    total = sum(g["total"] for g in generated.values())
+    written = sum(after[t]["total"] - before[t]["total"] for t in after)
+    lines += [
+        "",
+        f"All three tables per event: {total / events:,.0f} B generated "
+        f"({total / events:,.0f} MB per million events), {written / new_events:,.0f} B as "
+        f"written over HTTP ({written / new_events:,.0f} MB per million).",
+        "",
+        "B-tree depth (levels, root included; `pageinspect`) at this size: "
+        + ", ".join(
+            f"`{index}` {d['levels']} ({d['pages']:,} pages)"
+            for index, d in capacity["depth"].items()
+        )
+        + ".",
+        "",
+        "VACUUM after the bulk load, per table: "
+        + ", ".join(
+            f"`{table}` {capacity['vacuum_analyze_s'][table]:.2f} s (ANALYZE), "
+            f"{capacity['vacuum_freeze_s'][table]:.2f} s (FREEZE, next)"
+            for table in capacity["vacuum_analyze_s"]
+        )
+        + f". `generate_ledger` took {capacity['generate_seconds']:.0f} s. After the runs: "
+        f"{capacity['verify']}.",
+        "",
+    ]
     return lines

@@ -17,12 +17,19 @@ Sections (``--only`` picks some):
 - ``scale``: one ledger per engine, grown in stages (``SCALE_STAGES``); at each stage the
   reads (``bench/reads.py``) and/or the maintenance commands (``bench/maintenance.py``),
   then the policy sync workloads (``bench/policies.py``) on the biggest ledger.
-- ``http``: concurrent writers through gunicorn on PostgreSQL (``bench/http_writers.py``).
+- ``http``: concurrent writers through gunicorn on PostgreSQL (``bench/http_writers.py``),
+  and API writes over keep-alive connections against the same writes in-process, 4 and 16
+  clients, and the batch endpoint against ``apply_events`` (``bench/http_api.py``; with
+  ``REDIS_URL`` in the environment the server caches in Redis).
 - ``drift``: one ledger per engine with the world ``drift_bench`` (three drifting axes),
   grown in stages (``DRIFT_STAGES``); at each stage ``bench/drift.py measure``:
   apply_drift against apply_events, memory, catch-up rows, chunk sizes and the hold-up
   of writers during a run. The PostgreSQL database (``pipeworks_bench_drift``) is dropped
   afterwards.
+- ``capacity``: the measured capacity model on servers of its own (PostgreSQL only,
+  ``bench/capacity.py``): reads on a primary against a primary and its streaming
+  replica, 16 writers straight to PostgreSQL and through PgBouncer, the PostgreSQL and
+  gunicorn CPU they cost, and the ledger's bytes per row and per index.
 
 The figures are written as Markdown by ``bench/report.py``.
 """
@@ -46,7 +53,7 @@ from bench.write_path import write_world as write_path_world  # noqa: E402
 
 PYTHON = sys.executable
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pipeworks_bench")
-SECTIONS = ("writes", "write_path", "scale", "http", "drift", "stats")
+SECTIONS = ("writes", "write_path", "scale", "http", "drift", "stats", "capacity")
 # Every process runs with DEBUG off, as production does (DEBUG records every query), so
 # it needs a real SECRET_KEY; the scratch databases get this public bench-only one, and
 # generate_ledger its --i-know-this-is-not-production flag.
@@ -313,6 +320,7 @@ def main():
         "http": None,
         "drift": {},
         "stats": {},
+        "capacity": None,
     }
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -365,6 +373,17 @@ def main():
         else:
             arguments += ["--history", "100000", "--events", "150", "--runs", "3"]
         report["http"] = json.loads(run(["bench/http_writers.py", *arguments], {}, True))
+        print("[postgresql] API writes over keep-alive HTTP against in-process, and the batch")
+        arguments = ["--database-url", PG_URL + "_http_api"]
+        if args.quick:
+            arguments += ["--history", "20000", "--events", "50", "--runs", "1"]
+        else:
+            arguments += ["--history", "100000", "--events", "150", "--runs", "3"]
+        report["http_api"] = json.loads(run(["bench/http_api.py", *arguments], {}, True))
+    if "capacity" in sections and "postgresql" in args.engines.split(","):
+        print("[postgresql] capacity: a private primary, its replica, PgBouncer, gunicorn")
+        arguments = ["--events", "10000", "--seconds", "5", "--runs", "1"] if args.quick else []
+        report["capacity"] = json.loads(run(["bench/capacity.py", *arguments], {}, True))
     report["minutes"] = (time.perf_counter() - started) / 60
     write_results(report, quick=args.quick, path=args.output)
 

@@ -6,7 +6,8 @@ notes in ``bench/results.md``). The statements here are written by hand, fewer t
 ORM would send (one reads the world and locks the characters with their scores; on
 PostgreSQL one more writes an event with all its rows): parameterised, portable between
 SQLite and PostgreSQL through Django's own cursor and value adapters, their texts built
-once per shape, and prepared by psycopg after a few executions (server-side binding, see
+once per shape, and sent with server-side binding (not prepared by name: Django leaves
+psycopg's prepare_threshold off, which PgBouncer's transaction pooling needs; see
 settings). Everything that is not on the per-event path stays in the ORM.
 """
 

@@ -13,8 +13,11 @@ axes (the running chain ends), never with the number of events.
 """
 
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import groupby
+
+from django.db import connection, transaction
 
 from axes.models import Axis, CharacterAxisScore
 from axes.registry import get_world_registry
@@ -122,6 +125,18 @@ def verify_ledger(
     Returns:
         The counts and discrepancies; ``result.clean`` when there are none.
     """
+    # On PostgreSQL the replay runs in one transaction, so its server-side cursors
+    # (.iterator()) are plain ones that end with it, not WITH HOLD cursors outliving their
+    # transaction: behind a transaction-pooling PgBouncer each transaction may run on
+    # another server connection, where such a cursor does not exist
+    # (tests/test_pgbouncer_live.py). On SQLite a transaction would take the write lock.
+    with transaction.atomic() if connection.vendor == "postgresql" else nullcontext():
+        return _replay(
+            world_ids=world_ids, character_id=character_id, progress=progress, chunk_size=chunk_size
+        )
+
+
+def _replay(*, world_ids, character_id, progress, chunk_size) -> VerificationResult:
     characters = Character.objects.all()
     if world_ids:
         characters = characters.filter(world_id__in=world_ids)

@@ -124,7 +124,10 @@ WRITE_ERRORS = {
         "same idempotency key, which applies it exactly once. `database_unavailable`: the "
         "database failed before the write began. Every 503 on a write says that a retry "
         "without an idempotency key may apply the write twice; `Retry-After` says when to "
-        "retry."
+        "retry. A write whose every event carries an idempotency key and whose connection "
+        "was lost is first retried once by the server itself (exactly once, by its key): "
+        "it answers 201, or 200 with the event if the first COMMIT had saved it, and 503 "
+        "only when that retry failed too."
     ),
 }
 
@@ -181,13 +184,21 @@ def ledger_api_error(exc: LedgerError, *, field: str | None) -> ApiError:
     )
 
 
-def get_character_or_404(request: Request, character_id: str) -> Character:
+def get_character_or_404(
+    request: Request, character_id: str, *, only_ids: bool = False
+) -> Character:
     """Return the character of a URL's id (with its world), or raise a 404 API error.
 
-    A character of a world the user may not use is a 403.
+    A character of a world the user may not use is a 403. With ``only_ids`` only its id
+    and its world's id are read (a write needs no more; its snapshots are JSON to decode).
     """
     pk = parse_id(character_id)
-    character = Character.objects.select_related("world").filter(pk=pk).first() if pk else None
+    characters = (
+        Character.objects.only("id", "world_id")
+        if only_ids
+        else Character.objects.select_related("world")
+    )
+    character = characters.filter(pk=pk).first() if pk else None
     if character is None:
         raise ApiError(
             API_UNKNOWN_CHARACTER.format(character_id=character_id),
@@ -396,7 +407,7 @@ class CharacterEventsView(StaffAPIView):
         responses=APPLIED_RESPONSES,
     )
     def post(self, request: Request, character_id: str) -> Response:
-        character = get_character_or_404(request, character_id)
+        character = get_character_or_404(request, character_id, only_ids=True)
         body = ApplyCharacterEventSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:

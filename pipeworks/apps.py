@@ -10,6 +10,6 @@ class InspectorAdminConfig(AdminConfig):
 
     def ready(self):
         super().ready()
-        # The project's own system checks (read replicas) register on import; ``pipeworks``
-        # is not an app, so its admin's config loads them.
-        from pipeworks import replicas  # noqa: F401
+        # The project's own system checks (read replicas, pooling) register on import;
+        # ``pipeworks`` is not an app, so its admin's config loads them.
+        from pipeworks import pooling, replicas  # noqa: F401

@@ -150,11 +150,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 
+# Connection pooling (docs/scaling.md, "Connection pooling"): what sits between the
+# product and PostgreSQL. "transaction": a PgBouncer in transaction pooling mode, where
+# consecutive transactions of one client may run on different server connections, so
+# nothing may outlive a transaction. The product keeps nothing past one: no prepared
+# statements (Django leaves psycopg's prepare_threshold at None) and its one use of
+# server-side cursors (verify_ledger's streams) runs inside a transaction, so
+# DISABLE_SERVER_SIDE_CURSORS stays off (on, verify_ledger would load the whole ledger).
+# The setting tells `manage.py check` what to check: prepared statements turned on
+# behind transaction pooling (pipeworks.W004); unset, it looks for a pooler it was not
+# told about (pipeworks.W005); "off" (direct, or a proxy keeping sessions) and "session".
+PIPEWORKS_PGBOUNCER = os.environ.get("PIPEWORKS_PGBOUNCER", "").strip().lower()
+if PIPEWORKS_PGBOUNCER not in {"", "off", "session", "transaction"}:
+    raise ImproperlyConfigured("PIPEWORKS_PGBOUNCER must be 'off', 'session' or 'transaction'")
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Server-side binding lets psycopg prepare the ledger's statements after a few
-    # executions, so PostgreSQL stops re-planning the same ten statements per event.
-    # Turn it off (PIPEWORKS_PG_SERVER_SIDE_BINDING=0) behind a transaction-pooling
-    # PgBouncer older than 1.21, which cannot route prepared statements.
+    # Server-side binding sends parameters apart from the statement's text (the extended
+    # protocol's unnamed statement). Django leaves psycopg's prepare_threshold at None, so
+    # nothing is prepared by name and it works behind a transaction-pooling PgBouncer too
+    # (tests/test_pgbouncer_live.py); PIPEWORKS_PG_SERVER_SIDE_BINDING=0 interpolates the
+    # parameters on the client instead (bench/pooling.py measures both).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"server_side_binding": env_bool("PIPEWORKS_PG_SERVER_SIDE_BINDING", True)}
     )
@@ -257,6 +272,12 @@ _login_limits = (
 if min(_login_limits) < 1:
     raise ImproperlyConfigured("PIPEWORKS_LOGIN_* settings must be positive integers")
 PIPEWORKS_API_WRITE_RATE = os.environ.get("PIPEWORKS_API_WRITE_RATE", "6000/min").strip()
+# API keys, their owners' permissions and world limits are cached in the shared cache
+# (access/credentials.py), dropped at once when any of those rows changes through Django;
+# an entry lives at most this many seconds, which bounds a change made in SQL.
+PIPEWORKS_CREDENTIALS_CACHE_SECONDS = int(
+    os.environ.get("PIPEWORKS_CREDENTIALS_CACHE_SECONDS", "60")
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -313,7 +334,7 @@ PIPEWORKS_REQUEST_BODY_LIMITS = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "access.authentication.ApiKeyAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "access.authentication.CachedSessionAuthentication",
     ],
     # Staff with the ledger's view permission; views that write name their own class.
     "DEFAULT_PERMISSION_CLASSES": ["access.permissions.CanReadLedger"],
@@ -381,6 +402,12 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
+
+# A write carrying an idempotency key whose connection was lost (before or at COMMIT: a
+# restarted PgBouncer, a failover) is retried once by the server after this many seconds,
+# on a new connection; the key makes the retry exactly-once. Unkeyed writes are never
+# retried. Negative: never retry.
+PIPEWORKS_WRITE_RETRY_DELAY = float(os.environ.get("PIPEWORKS_WRITE_RETRY_DELAY", "0.2"))
 
 # How far in the future of the server's clock a client's occurred_at (game time) may be.
 PIPEWORKS_OCCURRED_AT_MAX_SKEW = int(os.environ.get("PIPEWORKS_OCCURRED_AT_MAX_SKEW", "300"))

@@ -27,7 +27,8 @@ class CommitFault:
     reaches_server: bool
     error: Exception
     armed: bool
-    fired: bool = False
+    times: int = 1
+    fired: int = 0
     commits: int = 0
 
 
@@ -45,19 +46,24 @@ def serialization_failure() -> Exception:
 
 @contextmanager
 def failing_commit(
-    *, reaches_server: bool, error: Exception | None = None, after=(events, "_record")
+    *,
+    reaches_server: bool,
+    error: Exception | None = None,
+    after=(events, "_record"),
+    times: int = 1,
 ):
-    """Make the first COMMIT after a call of ``after`` raise ``error``.
+    """Make the first ``times`` COMMITs after a call of ``after`` raise ``error``.
 
     ``reaches_server=True``: the COMMIT is carried out first, then its answer is lost (the
     case where a client told "failed" would apply the event twice). False: it never
     reaches the server, which rolls back. ``after`` (a module and a function name; by
     default the ledger's transaction body) aims the fault at one transaction: the COMMITs
     of a request before it (a throttle count, a cache write) pass; None: the next COMMIT.
+    ``times=2`` also fails the server's own retry of a keyed write (``record_or_refuse``).
     """
     wrapper = connections["default"]
     fault = CommitFault(
-        reaches_server, error or lost_connection(wrapper.vendor), armed=after is None
+        reaches_server, error or lost_connection(wrapper.vendor), armed=after is None, times=times
     )
     original = wrapper._commit
     if after is not None:
@@ -74,9 +80,9 @@ def failing_commit(
         if not fault.armed:
             return original()
         fault.commits += 1
-        if fault.fired:
+        if fault.fired >= fault.times:
             return original()
-        fault.fired = True
+        fault.fired += 1
         if fault.reaches_server:
             original()
         with wrapper.wrap_database_errors:  # as Django reports the driver's error

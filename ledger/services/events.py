@@ -11,13 +11,23 @@ knows whether the event was written.
 
 import hashlib
 import json
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.utils import timezone
 
 from axes.registry import WorldRegistry, get_world_registry
@@ -71,6 +81,8 @@ EVENT_COLUMNS = (
     "policy_hash",
     "reverses_id",
 )
+
+logger = logging.getLogger("pipeworks.ledger")
 
 _MODEL_ORDER = tuple(field.attname for field in Event._meta.concrete_fields)
 
@@ -243,9 +255,46 @@ def record_or_refuse(
 
     A database failure before COMMIT becomes a ``LedgerError`` (code ``database_error``:
     rolled back, nothing written); a connection lost during COMMIT stays
-    ``OutcomeUnknown``, told how to retry. Nothing here retries: a write without an
-    idempotency key could be applied twice.
+    ``OutcomeUnknown``, told how to retry.
+
+    When every request carries an idempotency key, a lost connection (before or at the
+    COMMIT, outside any caller's transaction) is retried once on a new connection after
+    ``PIPEWORKS_WRITE_RETRY_DELAY``: the key makes it exactly-once (if the first COMMIT
+    landed, the retry finds the events and answers as their idempotent replay). A write
+    without a key is never retried: it could be applied twice. If the retry fails too,
+    the answer is the first failure's when that one left the outcome unknown.
     """
+    try:
+        return _record_once(requests, provenance, batched=batched)
+    except (LedgerError, OutcomeUnknown) as exc:
+        if not _retry_allowed(requests, exc):
+            raise
+        first = exc
+    delay = settings.PIPEWORKS_WRITE_RETRY_DELAY
+    logger.warning(
+        WRITE_RETRIED,
+        ", ".join(request.idempotency_key for request in requests[:5]),
+        getattr(first, "code", ""),
+        _first_line(first.__cause__ or first),
+    )
+    _close_quietly()
+    time.sleep(delay)
+    try:
+        return _record_once(requests, provenance, batched=batched)
+    except LedgerError as exc:
+        if isinstance(first, OutcomeUnknown) and exc.code == "database_error":
+            raise first from exc  # the first COMMIT may have landed: still unknown
+        raise
+
+
+WRITE_RETRIED = "write retried on a new connection after a lost one (idempotency key %s): %s: %s"
+
+# SQLSTATE classes of a connection lost to the server: connection exceptions and the
+# server shutting down. A failure without a SQLSTATE is the driver's own lost connection.
+_LOST_CONNECTION_SQLSTATE_CLASSES = frozenset({"08", "57"})
+
+
+def _record_once(requests, provenance, *, batched):
     try:
         with atomic_commit():
             return _record(requests, provenance, genesis=False, batched=batched)
@@ -261,6 +310,42 @@ def record_or_refuse(
         keyed = all(request.idempotency_key for request in requests)
         advice = APPLY_EVENT_RETRY_KEYED if keyed else APPLY_EVENT_RETRY_UNKEYED
         raise OutcomeUnknown(f"{exc.message}. {advice}") from exc
+
+
+def _retry_allowed(requests: list[EventRequest], exc: Exception) -> bool:
+    """Whether the server may retry this failed write itself (see ``record_or_refuse``).
+
+    Only on PostgreSQL (SQLite, in-process, has no connection to lose; its ``database is
+    locked`` already waited the busy timeout), only keyed, only outside a caller's
+    transaction (whose earlier work the lost connection rolled back), and only for a
+    lost connection: not a deadlock, a serialization failure or a lock timeout.
+    """
+    if settings.PIPEWORKS_WRITE_RETRY_DELAY < 0 or connection.vendor != "postgresql":
+        return False
+    if not all(request.idempotency_key for request in requests) or connection.in_atomic_block:
+        return False
+    if isinstance(exc, OutcomeUnknown):
+        return True
+    cause = exc.__cause__
+    if exc.code != "database_error" or cause is None:
+        return False
+    if isinstance(cause, InterfaceError):
+        return True
+    sqlstate = getattr(cause.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate[:2] in _LOST_CONNECTION_SQLSTATE_CLASSES
+
+
+def _close_quietly() -> None:
+    """Drop the broken connection: the retry opens a new one (Django would not yet)."""
+    try:
+        connection.close()
+    except DatabaseError:
+        pass  # closing a dead connection may fail; it is gone either way
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _record(

@@ -81,8 +81,11 @@ def test_a_batch_whose_answer_fails_after_the_commit_still_answers_success(
 def test_a_commit_lost_on_the_way_is_503_outcome_unknown_and_the_keyed_retry_settles_it(
     token_client, hero, reaches_server
 ):
-    with failing_commit(reaches_server=reaches_server):
+    # times=2: the server's own retry of the keyed write is lost at its COMMIT too.
+    with failing_commit(reaches_server=reaches_server, times=2) as fault:
         response = post(token_client, events_url(hero.pk), Idempotency_Key="lost-1")
+
+    assert fault.commits == 2
 
     assert response.status_code == 503
     assert response["Retry-After"] == "1"
@@ -97,6 +100,20 @@ def test_a_commit_lost_on_the_way_is_503_outcome_unknown_and_the_keyed_retry_set
     assert retry.status_code == (200 if reaches_server else 201)
     assert Event.objects.filter(idempotency_key="lost-1").count() == 1
     assert retry.json()["event_id"] == Event.objects.get(idempotency_key="lost-1").pk
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("reaches_server", [True, False], ids=["committed", "not committed"])
+def test_a_keyed_write_lost_once_at_commit_is_retried_by_the_server(
+    token_client, hero, reaches_server
+):
+    with failing_commit(reaches_server=reaches_server) as fault:
+        response = post(token_client, events_url(hero.pk), Idempotency_Key="lost-2")
+
+    assert fault.commits == 2
+    # The first COMMIT landed: the server's retry answers as the idempotent replay.
+    assert response.status_code == (200 if reaches_server else 201)
+    assert response.json()["event_id"] == Event.objects.get(idempotency_key="lost-2").pk
 
 
 @pytest.mark.postgres
@@ -118,7 +135,7 @@ def test_a_batch_lost_at_commit_is_503_outcome_unknown_and_the_header_retry_repl
     delta = [{"character_id": hero.pk, "axis_name": "wealth", "delta": 0.1}]
     body = {"world_id": "alpha", "events": [{"event_type": "tick", "deltas": delta}] * 2}
 
-    with failing_commit(reaches_server=True):
+    with failing_commit(reaches_server=True, times=2):
         lost = post(token_client, "/admin/events:batch", body, Idempotency_Key="tick-9")
     retry = post(token_client, "/admin/events:batch", body, Idempotency_Key="tick-9")
 

@@ -2,12 +2,14 @@
 
 Before the COMMIT the transaction rolls back: ``LedgerError`` ``database_error``, nothing
 written. A connection lost during the COMMIT on PostgreSQL: ``OutcomeUnknown``, whether
-or not the server committed, and the message says how to retry. Nothing is retried by
-the server. On SQLite (no connection to lose) a failed COMMIT has not committed.
+or not the server committed, and the message says how to retry. The server retries a
+lost connection itself once, only for a write whose every event carries an idempotency
+key (exactly once) and only outside a caller's transaction; never a write without a key.
+On SQLite (no connection to lose) a failed COMMIT has not committed, and nothing retries.
 """
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, OperationalError, connection
 
 from ledger.exceptions import LedgerError
 from ledger.models import Event
@@ -16,6 +18,7 @@ from ledger.services.events import (
     APPLY_EVENT_DATABASE_ERROR,
     APPLY_EVENT_RETRY_KEYED,
     APPLY_EVENT_RETRY_UNKEYED,
+    WRITE_RETRIED,
 )
 from pipeworks.transactions import OutcomeUnknown, atomic_commit, rolled_back_for_sure
 from tests.conftest import table_state
@@ -35,8 +38,9 @@ def apply(hero, **kwargs):
 def test_a_connection_lost_during_commit_is_outcome_unknown(hero, reaches_server):
     before = Event.objects.count()
 
+    # times=2: the server's own retry of the keyed write is lost at its COMMIT too.
     with (
-        failing_commit(reaches_server=reaches_server) as fault,
+        failing_commit(reaches_server=reaches_server, times=2) as fault,
         pytest.raises(OutcomeUnknown) as excinfo,
     ):
         apply(hero, idempotency_key="k-1")
@@ -45,12 +49,62 @@ def test_a_connection_lost_during_commit_is_outcome_unknown(hero, reaches_server
     assert excinfo.value.code == "outcome_unknown"
     assert "may or may not have been saved" in excinfo.value.message
     assert excinfo.value.message.endswith(APPLY_EVENT_RETRY_KEYED)
-    assert fault.commits == 1, "the server retried the write on its own"
+    assert fault.commits == 2, "the server retried the keyed write other than once"
     # Either outcome is possible; the retry with the same key settles it exactly once.
     assert Event.objects.count() == before + (1 if reaches_server else 0)
     retry = apply(hero, idempotency_key="k-1")
     assert retry.replayed is reaches_server
     assert Event.objects.filter(idempotency_key="k-1").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("reaches_server", [True, False], ids=["committed", "not committed"])
+def test_a_keyed_write_lost_at_commit_is_retried_once_by_the_server_exactly_once(
+    hero, reaches_server, caplog
+):
+    before = Event.objects.count()
+
+    with failing_commit(reaches_server=reaches_server) as fault:
+        event = apply(hero, idempotency_key="k-4")
+
+    assert fault.commits == 2
+    # The first COMMIT landed: the retry found the event and answers as its replay.
+    assert event.replayed is reaches_server
+    assert Event.objects.count() == before + 1
+    assert Event.objects.filter(idempotency_key="k-4").get().pk == event.pk
+    assert WRITE_RETRIED.split(" (")[0] in caplog.text and "k-4" in caplog.text
+
+
+@pytest.mark.postgres
+def test_a_keyed_write_whose_connection_is_lost_before_commit_is_retried(hero):
+    failures = []
+
+    def lost_once(execute, sql, params, many, context):
+        if "INSERT INTO event (" in sql and not failures:
+            failures.append(sql)
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(lost_once):
+        event = apply(hero, idempotency_key="k-5")
+
+    assert len(failures) == 1
+    assert event.replayed is False
+    assert Event.objects.filter(idempotency_key="k-5").count() == 1
+
+
+@pytest.mark.postgres
+def test_a_deadlock_or_a_disabled_retry_is_not_retried(hero, settings):
+    with failing_commit(reaches_server=False, error=serialization_failure()) as fault:
+        with pytest.raises(LedgerError):
+            apply(hero, idempotency_key="k-6")
+    assert fault.commits == 1
+
+    settings.PIPEWORKS_WRITE_RETRY_DELAY = -1
+    with failing_commit(reaches_server=False) as fault, pytest.raises(OutcomeUnknown):
+        apply(hero, idempotency_key="k-7")
+    assert fault.commits == 1
+    assert not Event.objects.filter(idempotency_key__in=["k-6", "k-7"]).exists()
 
 
 @pytest.mark.postgres
@@ -96,7 +150,8 @@ def test_batches_and_reversals_tell_the_unknown_outcome_too(hero):
 
     with failing_commit(reaches_server=True), pytest.raises(OutcomeUnknown) as batch:
         apply_events(world_id="alpha", events=events)
-    with failing_commit(reaches_server=False), pytest.raises(OutcomeUnknown) as reversal:
+    # Keyed: the server retries it once; times=2 loses that retry too.
+    with failing_commit(reaches_server=False, times=2), pytest.raises(OutcomeUnknown) as reversal:
         reverse_event(event_id=loot.pk, reason="mistake", idempotency_key="undo-1")
 
     assert batch.value.message.endswith(APPLY_EVENT_RETRY_UNKEYED)
@@ -107,13 +162,15 @@ def test_batches_and_reversals_tell_the_unknown_outcome_too(hero):
     )
 
 
-def test_inside_a_callers_transaction_the_commit_is_the_callers(hero):
+@pytest.mark.parametrize("key", [None, "k-8"], ids=["unkeyed", "keyed"])
+def test_inside_a_callers_transaction_the_commit_is_the_callers(hero, key):
     # Nested, apply_event's block is a savepoint: the caller's COMMIT is the one that
-    # can fail, and the caller's atomic_commit classifies it.
+    # can fail, and the caller's atomic_commit classifies it. Nothing retries, keyed or
+    # not: the caller's earlier work would be lost with the connection.
     expected = OutcomeUnknown if connection.vendor == "postgresql" else DatabaseError
     with failing_commit(reaches_server=False) as fault, pytest.raises(expected):
         with atomic_commit():
-            apply(hero)
+            apply(hero, idempotency_key=key)
             commits_inside = fault.commits
 
     assert commits_inside == 0

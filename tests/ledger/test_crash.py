@@ -17,10 +17,14 @@ Afterwards, from every attempt's answer and the ledger: no 500 (no 5xx but 503),
 has a final 2xx, every acknowledged event is in the ledger exactly once, no answer that
 said "nothing was written" (``database_error``) or made no claim (``database_unavailable``)
 belongs to an attempt whose request id is on an event row, the attempt that wrote each
-event answered 201 or ``outcome_unknown``, ``verify_ledger`` is clean and gunicorn logged no
-500. A first test checks the proxy's faults from a plain psycopg client. Migrated and
-prepared once per module into a template database; each test gets a copy. Runs in the
-PostgreSQL pass and fails (never skips) without PostgreSQL's binaries.
+event answered 201, 200 (the server's own retry found its first COMMIT had landed) or
+``outcome_unknown``, ``verify_ledger`` is clean and gunicorn logged no 500. The proxy test
+under load runs with the server's retry of keyed writes off, so that each fault reaches
+its client as the answer a write gets when the server cannot retry; a test of its own
+proves the retry, one request at a time. A first test checks the proxy's faults from a
+plain psycopg client. Migrated and prepared once per module into a template database;
+each test gets a copy. Runs in the PostgreSQL pass and fails (never skips) without
+PostgreSQL's binaries.
 """
 
 import json
@@ -289,9 +293,10 @@ def assert_answers_are_honest(
             f"event {event_id} ({key}) was written by {request_id}, whose answer said the "
             f"database was unavailable: {writer}"
         )
-        assert (writer.status, writer.event_id) == (201, event_id) or writer.code == UNKNOWN, (
-            f"event {event_id} ({key}) was written by {request_id}, answered {writer}"
-        )
+        # 200: the server's own retry of the keyed write found its first COMMIT landed.
+        assert (writer.status, writer.event_id) in {(201, event_id), (200, event_id)} or (
+            writer.code == UNKNOWN
+        ), f"event {event_id} ({key}) was written by {request_id}, answered {writer}"
 
     empty = deployment.query(
         database,
@@ -423,7 +428,8 @@ def test_faults_before_and_during_commit_leave_honest_answers(deployment, tmp_pa
     log = tmp_path / "gunicorn.log"
     plan = ["before_commit", "commit_lost", "commit_applied"] * 2
     with PgProxy(deployment.cluster.port) as proxy:
-        server = Gunicorn(deployment.env(proxy.url(dbname=database)), workers=WORKERS, log_path=log)
+        env = {**deployment.env(proxy.url(dbname=database)), "PIPEWORKS_WRITE_RETRY_DELAY": "-1"}
+        server = Gunicorn(env, workers=WORKERS, log_path=log)
 
         def inject_in_turn():
             made = Counter()
@@ -466,3 +472,65 @@ def test_faults_before_and_during_commit_leave_honest_answers(deployment, tmp_pa
             event_id = ledger.by_request_id[request_id][0]
             assert all(a.status != 201 for a in tries), tries
             assert (tries[-1].status, tries[-1].event_id) == (200, event_id), tries
+
+
+def test_the_server_retries_a_keyed_write_whose_connection_was_lost_exactly_once(
+    deployment, tmp_path
+):
+    """Each proxy fault once on a keyed write: the server's one retry answers 2xx.
+
+    One worker and one request at a time, so each fault hits the request it was armed for.
+    ``before_commit`` and ``commit_lost``: nothing was committed, the retry writes the
+    event (201); ``commit_applied``: the retry finds it and answers as its replay (200).
+    A fault on the retry too (``times=2``) reaches the client: 503 with what is known (a
+    replay writes no event row, so a fault matching the event's INSERT cannot follow
+    ``commit_applied``). An unkeyed write is never retried.
+    """
+    run = "retry"
+    database = deployment.database(run)
+    log = tmp_path / "gunicorn.log"
+    character = deployment.characters[0]
+    path = f"/admin/characters/{character}/axis-events"
+    cases = [  # (fault, times, keyed, expected status, code)
+        ("before_commit", 1, True, 201, None),
+        ("commit_lost", 1, True, 201, None),
+        ("commit_applied", 1, True, 200, None),
+        ("before_commit", 2, True, 503, NOTHING_WRITTEN),
+        ("commit_lost", 2, True, 503, UNKNOWN),
+        ("commit_lost", 1, False, 503, UNKNOWN),
+        ("commit_applied", 1, False, 503, UNKNOWN),
+    ]
+    with PgProxy(deployment.cluster.port) as proxy:
+        server = Gunicorn(deployment.env(proxy.url(dbname=database)), workers=1, log_path=log)
+        try:
+            answers = []
+            for n, (kind, times, keyed, *_) in enumerate(cases):
+                proxy.fail_next(kind, times=times, match=EVENT_INSERT)
+                body = {"event_type": "crash_load", "deltas": {"wealth": 0.01}}
+                if keyed:
+                    body["idempotency_key"] = f"{run}-{n}"
+                status, answer, _ = post(server.url, deployment.token, path, body, f"rid:{run}:{n}")
+                answers.append((status, (answer or {}).get("code"), (answer or {}).get("event_id")))
+                assert proxy.injected[kind] == sum(t for k, t, *_ in cases[: n + 1] if k == kind), (
+                    f"case {n}: the faults armed were not all used: {proxy.injected}"
+                )
+        finally:
+            server.stop()
+
+    assert [answer[:2] for answer in answers] == [(status, code) for *_, status, code in cases]
+    rows = deployment.query(
+        database,
+        "SELECT request_id, idempotency_key, id FROM event WHERE request_id LIKE 'rid:retry:%'",
+    )
+    written = {request_id: (key, event_id) for request_id, key, event_id in rows}
+    for n, (kind, *_, status, _) in enumerate(cases):
+        request_id = f"rid:{run}:{n}"
+        committed = kind == "commit_applied" or status < 300
+        assert (request_id in written) is committed, (n, written)
+        if status < 300:
+            assert written[request_id] == (f"{run}-{n}", answers[n][2])
+    text = log.read_text(errors="replace")
+    assert text.count("write retried on a new connection after a lost one") == 5
+    direct = deployment.env(deployment.cluster.url(dbname=database))
+    assert "clean" in manage(direct, "verify_ledger", "-v0")
+    assert_no_500_logged(text)
