@@ -40,6 +40,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
 from django.db import DEFAULT_DB_ALIAS, transaction
 
 from access import selectors
@@ -80,12 +81,19 @@ def revoke_cached_credentials() -> None:
     itself must not fail, and the entries expire by themselves.
     """
     _move_generation()
-    transaction.on_commit(_move_generation)
+    transaction.on_commit(_move_generation, robust=True)
 
 
 def _move_generation() -> None:
     try:
-        _cache().set(GENERATION_KEY, _new_generation(), timeout=None)
+        if isinstance(_cache(), DatabaseCache):
+            # The database cache writes with the caller's connection, inside its
+            # transaction: in a savepoint, a failing count or cull of the cache table
+            # rolls back only itself, never the change that asked for the move.
+            with transaction.atomic():
+                _cache().set(GENERATION_KEY, _new_generation(), timeout=None)
+        else:
+            _cache().set(GENERATION_KEY, _new_generation(), timeout=None)
     except Exception as exc:  # noqa: BLE001 (logged; entries expire by themselves)
         logger.error(REVOKE_FAILED, exc)
 
@@ -171,7 +179,7 @@ def _load_api_key(prefix: str, *, legacy: bool) -> dict | None:
     return {
         "key": {field.attname: getattr(api_key, field.attname) for field in _key_fields()},
         "owner": {name: getattr(owner, name) for name in _user_fields()},
-        "key_world_ids": frozenset(api_key.worlds.values_list("pk", flat=True)),
+        "key_world_ids": selectors.key_world_ids(api_key),
         **_grants_of(owner),
     }
 

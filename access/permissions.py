@@ -15,7 +15,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from access.models import ApiKey
 from access.roles import APPLY_PERMISSION, READ_PERMISSION, REVERSE_PERMISSION
-from access.selectors import allowed_world_ids
+from access.selectors import allowed_world_ids, key_world_ids
 
 ACCESS_STAFF_ONLY = "the API is for staff only"
 ACCESS_CANNOT_READ = "you may not read the ledger"
@@ -109,7 +109,7 @@ def request_world_ids(request) -> frozenset[str] | None:
     try:
         key_worlds = key._world_ids
     except AttributeError:
-        key_worlds = key._world_ids = frozenset(key.worlds.values_list("pk", flat=True))
+        key_worlds = key._world_ids = key_world_ids(key)
     if not key_worlds:
         return allowed
     return key_worlds if allowed is None else allowed & key_worlds

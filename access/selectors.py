@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Q
 
-from access.models import WorldMembership
+from access.models import ApiKey, WorldMembership
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -53,3 +53,16 @@ def may_use_world(user: "User", *, world_id: str) -> bool:
     """Return whether ``user`` may see and act in world ``world_id``."""
     allowed = allowed_world_ids(user)
     return allowed is None or world_id in allowed
+
+
+def key_world_ids(api_key: ApiKey) -> frozenset[str]:
+    """Return the ids of the worlds ``api_key`` is limited to (empty: not limited).
+
+    Read through the key's own link table, an ``access`` row, so that with read replicas
+    it is read on the primary like every other row that decides who may do what
+    (``pipeworks.replicas.PRIMARY_ONLY_APPS``): ``api_key.worlds`` would query the
+    ``World`` model, which a GET request reads on a replica that may not have the change
+    yet.
+    """
+    links = ApiKey.worlds.through.objects.filter(apikey_id=api_key.pk)
+    return frozenset(links.values_list("world_id", flat=True))

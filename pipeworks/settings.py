@@ -6,6 +6,7 @@ SQLite file ``db.sqlite3`` and the shipped worlds in ``data/worlds``. Production
 and ``PIPEWORKS_ENV=production`` (see README, "Deploying").
 """
 
+import math
 import os
 from pathlib import Path
 
@@ -408,6 +409,10 @@ LOGGING = {
 # on a new connection; the key makes the retry exactly-once. Unkeyed writes are never
 # retried. Negative: never retry.
 PIPEWORKS_WRITE_RETRY_DELAY = float(os.environ.get("PIPEWORKS_WRITE_RETRY_DELAY", "0.2"))
+if not math.isfinite(PIPEWORKS_WRITE_RETRY_DELAY) or PIPEWORKS_WRITE_RETRY_DELAY > 60:
+    raise ImproperlyConfigured(
+        "PIPEWORKS_WRITE_RETRY_DELAY must be a number of seconds up to 60 (negative: no retry)"
+    )
 
 # How far in the future of the server's clock a client's occurred_at (game time) may be.
 PIPEWORKS_OCCURRED_AT_MAX_SKEW = int(os.environ.get("PIPEWORKS_OCCURRED_AT_MAX_SKEW", "300"))

@@ -124,7 +124,7 @@ def run_python(env: dict, script: str) -> subprocess.CompletedProcess:
 
 def check_output(env: dict) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", "check", "--database", "default"],
         cwd=ROOT,
         env={**os.environ, **env},
         capture_output=True,

@@ -5,9 +5,17 @@ their rules on both engines: prepared statements warn only behind transaction po
 and a database answering on its own URL's port (the suite's) draws no warning.
 """
 
+import socket
+import time
+
 import pytest
 
-from pipeworks.pooling import CHECK_PREPARED_BEHIND_POOLER, check_pooling
+from pipeworks.pooling import (
+    CHECK_PREPARED_BEHIND_POOLER,
+    PROBE_CONNECT_TIMEOUT,
+    check_prepared_statements,
+    check_undeclared_pooler,
+)
 
 POSTGRES = "django.db.backends.postgresql"
 
@@ -35,17 +43,41 @@ def test_prepared_statements_warn_only_behind_transaction_pooling(settings, mode
     settings.PIPEWORKS_PGBOUNCER = mode
     settings.DATABASES = aliases(settings, **options)
 
-    ids = [message.id for message in check_pooling(None)]
+    ids = [message.id for message in check_prepared_statements(None)]
 
     assert ids == (["pipeworks.W004"] if warned else [])
     if warned:
-        assert check_pooling(None)[0].msg == CHECK_PREPARED_BEHIND_POOLER.format(
+        assert check_prepared_statements(None)[0].msg == CHECK_PREPARED_BEHIND_POOLER.format(
             alias="pooled", threshold=options["prepare_threshold"]
         )
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db
 def test_a_database_answering_on_its_own_port_draws_no_warning(settings):
     settings.PIPEWORKS_PGBOUNCER = ""
 
-    assert check_pooling(None) == []
+    assert check_undeclared_pooler(None, databases=["default"]) == []
+
+
+def test_the_pooler_probe_is_a_database_check_and_gives_up_on_a_silent_server(settings):
+    """Only ``migrate`` and ``check --database`` run it; a server that accepts the TCP
+    connection and never answers (a hung pooler) costs its connect timeout, no more."""
+    assert "database" in check_undeclared_pooler.tags
+    assert check_undeclared_pooler(None) == []  # no databases asked for: no connection
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        settings.PIPEWORKS_PGBOUNCER = ""
+        settings.DATABASES = {
+            "silent": {
+                "ENGINE": POSTGRES,
+                "HOST": "127.0.0.1",
+                "PORT": silent.getsockname()[1],
+                "NAME": "pipeworks",
+            }
+        }
+        started = time.monotonic()
+
+        assert check_undeclared_pooler(None, databases=["silent"]) == []
+        assert time.monotonic() - started < PROBE_CONNECT_TIMEOUT + 3

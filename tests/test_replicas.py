@@ -18,11 +18,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
 from django.core import signing
 from django.core.cache import caches
-from django.db import DEFAULT_DB_ALIAS, router, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, router, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import resolve
 
+from access.credentials import get_api_key
 from access.models import ApiKey, LoginLockout
 from ledger.models import Event
 from pipeworks import replica_reads, replicas
@@ -183,6 +185,22 @@ def test_who_may_do_what_is_always_read_on_the_primary(replica_configured, model
     with reading_from(REPLICA) as choice:
         assert router.db_for_read(model) == DEFAULT_DB_ALIAS
     assert not choice.used
+
+
+@pytest.mark.django_db
+def test_an_api_keys_worlds_are_read_on_the_primary(replica_configured, synced):
+    """A key's world limits decide what it may do: a lagging replica must not supply them
+    (they are cached for every later request, writes included)."""
+    user = make_user(is_staff=True, permissions=GAME_MASTER)
+    prefix = api_key_for(user, worlds=["alpha"]).partition(".")[0]
+    caches["default"].clear()
+
+    with reading_from(REPLICA) as choice, CaptureQueriesContext(connection) as on_primary:
+        key = get_api_key(prefix, legacy=False)
+
+    assert key._world_ids == frozenset({"alpha"})
+    assert not choice.used  # nothing was read on the replica
+    assert any("api_key_worlds" in query["sql"] for query in on_primary.captured_queries)
 
 
 def test_the_database_cache_is_read_on_the_primary(replica_configured):

@@ -281,17 +281,25 @@ def record_or_refuse(
     time.sleep(delay)
     try:
         return _record_once(requests, provenance, batched=batched)
-    except LedgerError as exc:
-        if isinstance(first, OutcomeUnknown) and exc.code == "database_error":
-            raise first from exc  # the first COMMIT may have landed: still unknown
+    except Exception as exc:
+        # The first COMMIT may have landed: whatever stopped the retry (a lost connection,
+        # a read-only node after a failover, a check that failed before the key was
+        # looked up), the outcome is still unknown. (A retry that found the first write
+        # answers its replay; it cannot conflict, the request is the same.)
+        if isinstance(first, OutcomeUnknown):
+            raise first from exc
         raise
 
 
 WRITE_RETRIED = "write retried on a new connection after a lost one (idempotency key %s): %s: %s"
 
-# SQLSTATE classes of a connection lost to the server: connection exceptions and the
-# server shutting down. A failure without a SQLSTATE is the driver's own lost connection.
-_LOST_CONNECTION_SQLSTATE_CLASSES = frozenset({"08", "57"})
+# SQLSTATEs of a connection lost to the server: the connection exceptions (class 08) and
+# the server shutting down or not yet accepting (57P01 admin_shutdown, 57P02
+# crash_shutdown, 57P03 cannot_connect_now). Not 57014 (a statement timeout or a cancel):
+# the server is there, and retrying would double the load that made it slow. A failure
+# without a SQLSTATE is the driver's own lost connection.
+_LOST_CONNECTION_SQLSTATE_CLASS = "08"
+_LOST_CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 
 
 def _record_once(requests, provenance, *, batched):
@@ -332,7 +340,11 @@ def _retry_allowed(requests: list[EventRequest], exc: Exception) -> bool:
     if isinstance(cause, InterfaceError):
         return True
     sqlstate = getattr(cause.__cause__, "sqlstate", None)
-    return sqlstate is None or sqlstate[:2] in _LOST_CONNECTION_SQLSTATE_CLASSES
+    return (
+        sqlstate is None
+        or sqlstate[:2] == _LOST_CONNECTION_SQLSTATE_CLASS
+        or sqlstate in _LOST_CONNECTION_SQLSTATES
+    )
 
 
 def _close_quietly() -> None:

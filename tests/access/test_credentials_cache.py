@@ -19,12 +19,13 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import caches
-from django.db import connection
+from django.core.cache.backends.db import DatabaseCache
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from access.credentials import GENERATION_KEY, revoke_cached_credentials
+from access.credentials import GENERATION_KEY, REVOKE_FAILED, revoke_cached_credentials
 from access.models import ApiKey, WorldMembership
 from access.roles import GAME_MASTERS
 from tests.api.conftest import GAME_MASTER, PASSWORD, make_user, state_url
@@ -295,3 +296,28 @@ def test_revoke_cached_credentials_moves_the_generation(db):
     revoke_cached_credentials()
 
     assert cache.get(GENERATION_KEY) not in (None, before)
+
+
+@pytest.mark.postgres
+def test_a_generation_move_failing_in_the_cache_table_leaves_the_change_whole(
+    owner, monkeypatch, caplog
+):
+    """With the database cache the move runs in the caller's transaction; a failing
+    statement of the cache (a cull's deadlock, a timeout) must not abort it (PostgreSQL
+    refuses every later statement of an aborted transaction)."""
+    cache = caches["default"]
+    assert isinstance(cache, DatabaseCache)
+
+    def failing_set(*args, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+
+    monkeypatch.setattr(cache, "set", failing_set)
+    with transaction.atomic():
+        revoke_cached_credentials()
+        owner.is_active = False
+        owner.save(update_fields=["is_active"])  # still possible: the transaction is whole
+
+    assert REVOKE_FAILED.split("%s")[0] in caplog.text
+    owner.refresh_from_db()
+    assert owner.is_active is False

@@ -8,8 +8,9 @@ key (exactly once) and only outside a caller's transaction; never a write withou
 On SQLite (no connection to lose) a failed COMMIT has not committed, and nothing retries.
 """
 
+import psycopg
 import pytest
-from django.db import DatabaseError, OperationalError, connection
+from django.db import DatabaseError, InternalError, OperationalError, connection
 
 from ledger.exceptions import LedgerError
 from ledger.models import Event
@@ -91,6 +92,63 @@ def test_a_keyed_write_whose_connection_is_lost_before_commit_is_retried(hero):
     assert len(failures) == 1
     assert event.replayed is False
     assert Event.objects.filter(idempotency_key="k-5").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("server_error", "retried"),
+    [
+        (psycopg.errors.AdminShutdown, True),  # 57P01: the server went away
+        (psycopg.errors.ConnectionFailure, True),  # 08006
+        (psycopg.errors.QueryCanceled, False),  # 57014: a statement timeout, the server is there
+    ],
+)
+def test_only_a_lost_connection_is_retried_not_a_cancelled_statement(hero, server_error, retried):
+    inserts = []
+
+    def fails_once(execute, sql, params, many, context):
+        if "INSERT INTO event (" in sql:
+            inserts.append(sql)
+            if len(inserts) == 1:
+                raise OperationalError(server_error.__name__) from server_error()
+        return execute(sql, params, many, context)
+
+    apply(hero)  # the event type exists: one INSERT per attempt
+    key = f"k-{server_error.__name__}"
+    with connection.execute_wrapper(fails_once):
+        if retried:
+            apply(hero, idempotency_key=key)
+        else:
+            with pytest.raises(LedgerError) as excinfo:
+                apply(hero, idempotency_key=key)
+            assert excinfo.value.code == "database_error"
+
+    assert len(inserts) == (2 if retried else 1)
+    assert Event.objects.filter(idempotency_key=key).count() == (1 if retried else 0)
+
+
+@pytest.mark.postgres
+def test_a_retry_that_fails_otherwise_keeps_the_first_unknown_outcome(hero):
+    """After a COMMIT of unknown outcome, any failure of the retry leaves it unknown
+    (here the new connection lands on a read-only node: not a ``LedgerError``)."""
+    apply(hero)  # the event type exists: one INSERT per attempt
+    inserts = []
+
+    def read_only_on_retry(execute, sql, params, many, context):
+        if "INSERT INTO event (" in sql:
+            inserts.append(sql)
+            if len(inserts) == 2:
+                raise InternalError("read-only") from psycopg.errors.ReadOnlySqlTransaction()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(read_only_on_retry):
+        with failing_commit(reaches_server=False), pytest.raises(OutcomeUnknown) as excinfo:
+            apply(hero, idempotency_key="k-read-only")
+
+    assert len(inserts) == 2
+    assert isinstance(excinfo.value.__cause__, InternalError)
+    assert APPLY_EVENT_RETRY_KEYED in str(excinfo.value)
+    assert not Event.objects.filter(idempotency_key="k-read-only").exists()
 
 
 @pytest.mark.postgres
