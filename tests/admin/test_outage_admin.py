@@ -62,9 +62,11 @@ def form_data(page) -> dict:
 def test_an_admin_event_lost_at_commit_is_reported_unknown_and_resubmitted_once(gm_client, hero):
     data = form_data(gm_client.get(character_url(hero)))
 
-    with failing_commit(reaches_server=True):
+    # Twice: the server's own retry of the keyed write (the form's key) is lost too.
+    with failing_commit(reaches_server=True, times=2) as fault:
         lost = gm_client.post(apply_url(hero), data)
 
+    assert fault.commits == 2
     assert lost.status_code == 200  # the page again, with the bound form and its key
     form = lost.context["inspector"]["apply_form"]
     assert form.non_field_errors() == [APPLY_OUTCOME_UNKNOWN]
@@ -77,6 +79,22 @@ def test_an_admin_event_lost_at_commit_is_reported_unknown_and_resubmitted_once(
         APPLY_ALREADY_DONE.format(event_id=event.pk, event_type="gm_gift")
     ]
     assert Event.objects.filter(event_type__name="gm_gift").count() == 1
+
+
+@pytest.mark.postgres
+def test_an_admin_event_lost_once_at_commit_is_settled_by_the_servers_retry(gm_client, hero):
+    """The form carries an idempotency key, so the server retries a lost COMMIT itself:
+    the game master sees the event applied once, not an unknown outcome."""
+    data = form_data(gm_client.get(character_url(hero)))
+
+    with failing_commit(reaches_server=True) as fault:
+        answer = gm_client.post(apply_url(hero), data, follow=True)
+
+    assert fault.commits == 2
+    event = Event.objects.get(event_type__name="gm_gift")
+    assert messages_of(answer) == [
+        APPLY_ALREADY_DONE.format(event_id=event.pk, event_type="gm_gift")
+    ]
 
 
 def test_each_rendered_apply_form_has_a_new_key_and_a_double_submit_applies_once(gm_client, hero):
