@@ -231,7 +231,12 @@ def main():
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    env = {"DATABASE_URL": args.database_url, "PIPEWORKS_WORLDS_DIR": str(WORLDS_DIR)}
+    env = {
+        "DATABASE_URL": args.database_url,
+        "PIPEWORKS_WORLDS_DIR": str(WORLDS_DIR),
+        # One key writes every event: the default limit (6000/min) would answer 429s.
+        "PIPEWORKS_API_WRITE_RATE": "1000000/min",
+    }
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]
     token = prepare(env, characters=args.characters)

@@ -21,6 +21,7 @@ from access.permissions import (
     CanReadLedger,
     CanReverseEvents,
     api_key_of,
+    request_world_ids,
     require_world,
 )
 from axes.registry import get_world_registry
@@ -70,7 +71,7 @@ from pipeworks.api import (
     idempotency_key_header,
 )
 from pipeworks.replicas import read_from_primary
-from pipeworks.serializers import parse_id
+from pipeworks.serializers import parse_id, represent
 from worlds.models import Character, World
 
 logger = logging.getLogger(__name__)
@@ -209,6 +210,41 @@ def get_character_or_404(
     return character
 
 
+# A character's world never changes (the admin shows it read-only once the character
+# exists, and nothing moves one), so each process remembers the world of the characters
+# it wrote to, and the next write to one skips reading it. A remembered world is only a
+# hint: ``apply_event`` locks the character in that world or refuses, and a refused
+# write is answered only after the character is read again (``CharacterEventsView``).
+CHARACTER_WORLD_HINTS_MAX = 100_000
+_character_worlds: dict[int, str] = {}
+
+
+def hinted_character(request: Request, character_id: str) -> Character | None:
+    """Return the URL's character (id and world only) from this process's hint, or None.
+
+    None when there is no hint, or when the hinted world is one the request may not use
+    (the character is then read, and a 403 told from a stale hint).
+    """
+    pk = parse_id(character_id)
+    world_id = _character_worlds.get(pk) if pk else None
+    if world_id is None:
+        return None
+    allowed = request_world_ids(request)
+    if allowed is not None and world_id not in allowed:
+        return None
+    return Character(pk=pk, world_id=world_id)
+
+
+def remember_character_world(character: Character) -> None:
+    if len(_character_worlds) >= CHARACTER_WORLD_HINTS_MAX:
+        _character_worlds.clear()  # a bound, not an LRU: a full table is rare and cheap
+    _character_worlds[character.pk] = character.world_id
+
+
+def forget_character_world(pk: int) -> None:
+    _character_worlds.pop(pk, None)
+
+
 def get_event_or_404(request: Request, event_id: str) -> Event:
     """Return the event of a URL's id, or raise a 404 API error (403: a foreign world)."""
     pk = parse_id(event_id)
@@ -302,7 +338,7 @@ def applied_response(event) -> Response:
     """
     status_code = status.HTTP_200_OK if event.replayed else status.HTTP_201_CREATED
     try:
-        body = EventSerializer(serialize_event(event)).data
+        body = represent(EventSerializer, serialize_event(event))
     except Exception:  # noqa: BLE001 (any failure: the event is written either way)
         logger.exception("event %s was written; answering with its id only", event.pk)
         body = written_but_not_shown(event)
@@ -407,15 +443,34 @@ class CharacterEventsView(StaffAPIView):
         responses=APPLIED_RESPONSES,
     )
     def post(self, request: Request, character_id: str) -> Response:
-        character = get_character_or_404(request, character_id, only_ids=True)
+        hinted = hinted_character(request, character_id)
+        character = hinted or get_character_or_404(request, character_id, only_ids=True)
         body = ApplyCharacterEventSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            kwargs = with_idempotency_key(request, body.service_kwargs(character=character))
-            event = apply_event(**kwargs, **provenance(request))
+            event = self.apply(request, body, character)
         except LedgerError as exc:
-            raise ledger_api_error(exc, field=body.request_field(exc)) from exc
+            if hinted is None or exc.code == "database_error":
+                raise ledger_api_error(exc, field=body.request_field(exc)) from exc
+            # Refused in the hinted world: answer as if the character had been read
+            # first. A stale hint (never in production: ids are not reused) could only
+            # make apply_event refuse, never write, since it locks the character in the
+            # world it is given.
+            forget_character_world(character.pk)
+            character = get_character_or_404(request, character_id, only_ids=True)
+            if character.world_id == hinted.world_id:
+                raise ledger_api_error(exc, field=body.request_field(exc)) from exc
+            try:
+                event = self.apply(request, body, character)
+            except LedgerError as retry_exc:
+                raise ledger_api_error(retry_exc, field=body.request_field(retry_exc)) from exc
+        remember_character_world(character)
         return applied_response(event)
+
+    @staticmethod
+    def apply(request: Request, body: ApplyCharacterEventSerializer, character: Character):
+        kwargs = with_idempotency_key(request, body.service_kwargs(character=character))
+        return apply_event(**kwargs, **provenance(request))
 
 
 class EventsView(StaffAPIView):
@@ -482,9 +537,9 @@ class EventsBatchView(StaffAPIView):
             raise ledger_api_error(exc, field=body.request_field(exc)) from exc
         created = any(not event.replayed for event in events)
         try:
-            answer = BatchResultSerializer(
-                {"events": [serialize_event(event) for event in events]}
-            ).data
+            answer = represent(
+                BatchResultSerializer, {"events": [serialize_event(event) for event in events]}
+            )
         except Exception:  # noqa: BLE001 (committed: the answer must still be a success)
             logger.exception("%d events were written; answering with their ids only", len(events))
             answer = {"events": [written_but_not_shown(event) for event in events]}

@@ -12,4 +12,6 @@ class InspectorAdminConfig(AdminConfig):
         super().ready()
         # The project's own system checks (read replicas, pooling) register on import;
         # ``pipeworks`` is not an app, so its admin's config loads them.
-        from pipeworks import pooling, replicas  # noqa: F401
+        from pipeworks import connections, pooling, replicas  # noqa: F401
+
+        connections.connect()

@@ -53,6 +53,18 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def no_remembered_character_worlds():
+    """Each test starts with no character world remembered by the write API.
+
+    Test databases reuse ids, so a world remembered from another test would be stale;
+    tests/api/test_character_world_hints.py proves a stale one changes no answer.
+    """
+    from ledger.views import _character_worlds
+
+    _character_worlds.clear()
+
+
+@pytest.fixture(autouse=True)
 def worlds_dir(settings, tmp_path) -> Path:
     """A private, editable copy of the fixture worlds, set as PIPEWORKS_WORLDS_DIR."""
     target = tmp_path / "worlds"

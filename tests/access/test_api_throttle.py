@@ -167,7 +167,7 @@ def redis_cache(settings):
     """The shared cache in Redis (CI runs one), emptied before and after."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "pipeworks.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:6379/13",
             "KEY_PREFIX": "pipeworks",
         }

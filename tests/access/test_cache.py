@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
@@ -17,11 +18,12 @@ from django.core.checks import Warning, run_checks
 from django.db import connection
 
 from access.checks import ACCESS_CACHE_NOT_SHARED
+from pipeworks.cache import RedisCache
 
 CACHE_TABLE = "pipeworks_cache"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 DATABASE_CACHE = "django.core.cache.backends.db.DatabaseCache"
-REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+REDIS_CACHE = "pipeworks.cache.RedisCache"
 LOCMEM_CACHE = "django.core.cache.backends.locmem.LocMemCache"
 DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
 
@@ -128,3 +130,21 @@ def test_the_check_is_quiet_for_a_shared_cache_or_in_development(
     settings.PIPEWORKS_ENV = environment
 
     assert run_checks(tags=["caches"]) == []
+
+
+def test_the_redis_cache_shares_one_client_per_server_between_calls_and_threads():
+    assert redis_answers(), "no Redis at 127.0.0.1:6379: start it (see .ci/run)"
+    cache = RedisCache(REDIS_URL, {"KEY_PREFIX": "pipeworks-test-client"})
+    clients = []
+
+    def use(i):
+        cache.set(f"n{i}", i, timeout=60)
+        clients.append(cache._cache.get_client(write=True))
+        return cache.get(f"n{i}")
+
+    with ThreadPoolExecutor(4) as pool:
+        values = list(pool.map(use, range(20)))
+    cache.delete_many([f"n{i}" for i in range(20)])
+
+    assert values == list(range(20))
+    assert len({id(client) for client in clients}) == 1

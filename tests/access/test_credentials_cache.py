@@ -46,7 +46,7 @@ def redis_cache(settings):
     """The Redis cache a deployment with REDIS_URL shares, emptied before and after."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "pipeworks.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "pipeworks",
         }

@@ -301,7 +301,7 @@ def test_the_lockout_counts_in_redis_when_redis_is_the_cache(client, superuser, 
     assert redis_answers(), "no Redis at 127.0.0.1:6379: start it (see .ci/run)"
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "pipeworks.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "pipeworks",
         }

@@ -1,0 +1,110 @@
+"""A reused PostgreSQL connection is checked on its socket, not with ``SELECT 1``.
+
+``pipeworks.connections`` marks an idle connection with nothing to read as checked at
+the start of a request, so Django skips its round trip; a connection the server ended
+has its farewell waiting on the socket, and is left to Django's check, which replaces
+it before the request uses it.
+"""
+
+import io
+import select
+import sys
+import time
+
+import psycopg
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connection
+
+from pipeworks.connections import check_idle_connections
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def terminate(pid: int) -> None:
+    """End a backend from another connection, and wait until its client can tell."""
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"],
+        user=settings["USER"],
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    poller = select.poll()
+    poller.register(connection.connection.fileno(), select.POLLIN)
+    deadline = time.monotonic() + 5
+    while not poller.poll(50):
+        assert time.monotonic() < deadline, "the terminated backend never said so"
+
+
+def new_request() -> None:
+    """What Django does between requests: the check is due again."""
+    connection.close_if_unusable_or_obsolete()
+    assert connection.health_check_done is False
+
+
+def get(path: str) -> tuple[str, bytes]:
+    """One request through Django's WSGI handler, as a server sends it (the test client
+    skips the connection handling of a request's start)."""
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "testserver",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+    }
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"] = status
+
+    body = b"".join(WSGIHandler()(environ, start_response))
+    return answer["status"], body
+
+
+def test_an_idle_healthy_connection_is_checked_without_a_round_trip(monkeypatch):
+    backend_pid()
+    new_request()
+
+    check_idle_connections()
+
+    assert connection.health_check_done is True
+    monkeypatch.setattr(connection, "is_usable", lambda: pytest.fail("SELECT 1 was sent"))
+    assert backend_pid() > 0
+
+
+def test_a_connection_the_server_ended_is_left_to_djangos_check():
+    pid = backend_pid()
+    terminate(pid)
+    new_request()
+
+    check_idle_connections()
+
+    assert connection.health_check_done is False
+    assert backend_pid() != pid  # Django's check found it dead and connected again
+
+
+def test_a_request_after_the_server_ended_its_connection_is_served(settings, synced):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    get("/readyz")
+    pid = backend_pid()
+    terminate(pid)
+
+    status, body = get("/readyz")
+
+    assert status.startswith("200"), body
+    assert backend_pid() != pid
