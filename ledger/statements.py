@@ -12,7 +12,9 @@ settings). Everything that is not on the per-event path stays in the ORM.
 """
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC
 from functools import cache, lru_cache, partial
@@ -24,6 +26,33 @@ from django.utils.dateparse import parse_datetime
 from axes.models import CharacterAxisScore
 from ledger.models import Event, EventType
 from worlds.models import Character, World
+
+_shared = threading.local()
+
+
+@contextmanager
+def one_cursor():
+    """Run the block's statements on one cursor of the default connection.
+
+    Opening a cursor goes through Django's wrappers (thread and health checks, the
+    choice of the debug wrapper) each time: an event's statements share one, 4% of an
+    ``apply_event`` on SQLite. Per thread, as the connection is; a nested block reuses
+    the outer cursor.
+    """
+    if getattr(_shared, "cursor", None) is not None:
+        yield
+        return
+    with connection.cursor() as cursor:
+        _shared.cursor = cursor
+        try:
+            yield
+        finally:
+            _shared.cursor = None
+
+
+def _cursor():
+    cursor = getattr(_shared, "cursor", None)
+    return nullcontext(cursor) if cursor is not None else connection.cursor()
 
 
 @cache
@@ -97,7 +126,7 @@ def _marks(count: int) -> str:
 
 def fetch_world(world_id: str) -> World | None:
     """Return the world row (without touching the ORM's query machinery)."""
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(
             "SELECT world_id, policy_hash, policy_version, synced_at "
             f"FROM {World._meta.db_table} WHERE world_id = %s",
@@ -128,7 +157,7 @@ def lock_event_rows(
     synced_at = "w.synced_at::text" if on_postgresql() else "w.synced_at"
     rows: list[tuple[int, int, int, int, float]] = []
     world = None
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         for chunk, condition in _id_lists(sorted(character_ids)):
             cursor.execute(
                 f"SELECT w.world_id, w.policy_hash, w.policy_version, {synced_at}, "
@@ -164,7 +193,7 @@ def _world(world_id, policy_hash, policy_version, synced_at) -> World:
 def lock_characters(character_ids: Sequence[int]) -> list[tuple[int, str, int]]:
     """Lock characters in id order; return ``(id, world_id, state_seed)`` rows."""
     rows = []
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         for chunk, condition in _id_lists(sorted(character_ids)):
             cursor.execute(
                 f"SELECT id, world_id, state_seed FROM {Character._meta.db_table} "
@@ -178,7 +207,7 @@ def lock_characters(character_ids: Sequence[int]) -> list[tuple[int, str, int]]:
 def lock_scores(world_id: str, character_ids: Sequence[int]) -> list[tuple[int, int, int, float]]:
     """Lock the characters' score rows in id order; return ``(id, character, axis, score)``."""
     rows = []
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         for chunk, condition in _id_lists(sorted(character_ids)):
             cursor.execute(
                 "SELECT id, character_id, axis_id, axis_score "
@@ -193,7 +222,7 @@ def lock_scores(world_id: str, character_ids: Sequence[int]) -> list[tuple[int, 
 def find_events_by_key(world_id: str, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
     """Return ``{key: (event id, request_hash)}`` for the world's events with these keys."""
     found = {}
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         for chunk in _chunks(sorted(set(keys))):
             cursor.execute(
                 f"SELECT idempotency_key, id, request_hash FROM {Event._meta.db_table} "
@@ -207,7 +236,7 @@ def find_events_by_key(world_id: str, keys: Sequence[str]) -> dict[str, tuple[in
 def find_reversals(event_ids: Sequence[int]) -> dict[int, int]:
     """Return ``{event id: id of the reversal that undid it}`` for those that have one."""
     found = {}
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         for chunk in _chunks(sorted(set(event_ids))):
             cursor.execute(
                 f"SELECT reverses_id, id FROM {Event._meta.db_table} "
@@ -220,7 +249,7 @@ def find_reversals(event_ids: Sequence[int]) -> dict[int, int]:
 
 def find_event_types(world_id: str, names: Sequence[str]) -> dict[str, tuple[int, str]]:
     """Return ``{name: (id, description)}`` of the world's event types with these names."""
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(
             f"SELECT name, id, description FROM {EventType._meta.db_table} "
             f"WHERE world_id = %s AND name IN ({_marks(len(names))})",
@@ -237,7 +266,7 @@ def insert_events(columns: Sequence[str], rows: Sequence[tuple]) -> list[int]:
     reports them in.
     """
     ids: list[int] = []
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         for sql, params in _insert_statements(Event, columns, rows, returning=True):
             cursor.execute(sql, params)
             ids += sorted(row[0] for row in cursor.fetchall())
@@ -256,7 +285,7 @@ def insert_event_of_type(
     columns = tuple(columns)
     type_at = columns.index("event_type_id")
     (values,) = _prepared(Event, columns, [row])
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(
             _insert_event_of_type_sql(columns),
             [*values[:type_at], *values[type_at + 1 :], row[0], event_type],
@@ -327,7 +356,7 @@ def write_event(event: EventRows, updates: Sequence[tuple]) -> tuple[int, int, s
         arrays = _use_arrays(len(prepared))
         params += _source_params(prepared, arrays)
         shape.append(("update", model, fields, None if arrays else len(prepared)))
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(_write_event_sql(columns, tuple(shape)), params)
         return cursor.fetchone()
 
@@ -413,7 +442,7 @@ def _prepared(model, columns: tuple[str, ...], rows: Sequence[tuple]) -> list[tu
 
 def insert_rows(model, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """Insert many rows of ``model`` in as few statements as the backend allows."""
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         for sql, params in _insert_statements(model, columns, rows):
             cursor.execute(sql, params)
 
@@ -448,7 +477,7 @@ def update_rows_together(groups: Sequence[tuple]) -> None:
 
 def _execute_together(statements: list[tuple[str, list]]) -> None:
     """Run ``(sql, params)`` statements; on PostgreSQL as one (all but the last in CTEs)."""
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         if len(statements) < 2 or not on_postgresql():
             for sql, params in statements:
                 cursor.execute(sql, params)
@@ -538,7 +567,7 @@ def update_rows(model, fields: list[str], rows: list[tuple]) -> None:
         _execute_together([_update_statement(model, fields, rows)])
         return
     fields = tuple(fields)
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.executemany(_update_sql(model, fields, 1), _prepared_updates(model, fields, rows))
 
 

@@ -304,7 +304,7 @@ _LOST_CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 
 def _record_once(requests, provenance, *, batched):
     try:
-        with atomic_commit():
+        with atomic_commit(), statements.one_cursor():
             return _record(requests, provenance, genesis=False, batched=batched)
     except (OperationalError, InterfaceError) as exc:
         # A lost connection, a deadlock victim, a lock timeout: transient, rolled back.
