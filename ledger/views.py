@@ -446,6 +446,9 @@ class CharacterEventsView(StaffAPIView):
         hinted = hinted_character(request, character_id)
         character = hinted or get_character_or_404(request, character_id, only_ids=True)
         body = ApplyCharacterEventSerializer(data=request.data)
+        if not body.is_valid() and hinted is not None:
+            # A first write reads the character before the body: its 404 or 403 first.
+            get_character_or_404(request, character_id, only_ids=True)
         body.is_valid(raise_exception=True)
         try:
             event = self.apply(request, body, character)

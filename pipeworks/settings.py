@@ -127,7 +127,8 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         # Persistent, health-checked connections: a new connection per request halved
-        # the HTTP write rate in bench/results.md and loses the prepared statements.
+        # the HTTP write rate in bench/results.md. A connection busy in the last seconds
+        # is checked on its socket instead of with SELECT 1 (pipeworks/connections.py).
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )

@@ -1,22 +1,32 @@
-"""A reused PostgreSQL connection is checked on its socket, not with ``SELECT 1``.
+"""A busy PostgreSQL connection is checked on its socket, not with ``SELECT 1``.
 
-``pipeworks.connections`` marks an idle connection with nothing to read as checked at
-the start of a request, so Django skips its round trip; a connection the server ended
-has its farewell waiting on the socket, and is left to Django's check, which replaces
-it before the request uses it.
+``pipeworks.connections`` marks a connection that served a request moments ago, is
+idle and has nothing to read as checked at the start of a request, so Django skips its
+round trip; a connection the server ended has its farewell waiting on the socket, and
+one unused for longer may have lost a silent peer: both are left to Django's check,
+which replaces a dead one before the request uses it.
 """
 
 import io
+import json
 import select
+import subprocess
 import sys
 import time
 
 import psycopg
 import pytest
+from django.conf import settings as django_settings
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import connection
+from django.core.signals import request_started
+from django.db import close_old_connections, connection
 
-from pipeworks.connections import check_idle_connections
+from pipeworks import connections
+from pipeworks.connections import (
+    QUIET_CHECK_SECONDS,
+    check_idle_connections,
+    note_used_connections,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -47,8 +57,20 @@ def terminate(pid: int) -> None:
 
 def new_request() -> None:
     """What Django does between requests: the check is due again."""
+    note_used_connections()
     connection.close_if_unusable_or_obsolete()
     assert connection.health_check_done is False
+
+
+@pytest.fixture
+def production_receivers():
+    """Django's ``close_old_connections`` before the product's check, as in a server (the
+    test client reconnects it after every request it sends, which puts it last)."""
+    request_started.disconnect(check_idle_connections, dispatch_uid="pipeworks.connections.check")
+    request_started.disconnect(close_old_connections)
+    request_started.connect(close_old_connections)
+    connections.connect()
+    yield
 
 
 def get(path: str) -> tuple[str, bytes]:
@@ -76,7 +98,25 @@ def get(path: str) -> tuple[str, bytes]:
     return answer["status"], body
 
 
-def test_an_idle_healthy_connection_is_checked_without_a_round_trip(monkeypatch):
+def test_the_check_runs_after_djangos_reset_in_a_server_process():
+    code = (
+        "from django.core.signals import request_started as s;"
+        "import json; print(json.dumps([r().__name__ for _, r, *rest in s.receivers]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", code],
+        cwd=django_settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    names = json.loads(result.stdout)
+    assert names.index("close_old_connections") < names.index("check_idle_connections")
+
+
+def test_a_busy_healthy_connection_is_checked_without_a_round_trip(monkeypatch):
     backend_pid()
     new_request()
 
@@ -85,6 +125,16 @@ def test_an_idle_healthy_connection_is_checked_without_a_round_trip(monkeypatch)
     assert connection.health_check_done is True
     monkeypatch.setattr(connection, "is_usable", lambda: pytest.fail("SELECT 1 was sent"))
     assert backend_pid() > 0
+
+
+def test_a_connection_unused_for_a_while_is_left_to_djangos_check():
+    backend_pid()
+    new_request()
+    connection.pipeworks_used_at -= QUIET_CHECK_SECONDS
+
+    check_idle_connections()
+
+    assert connection.health_check_done is False
 
 
 def test_a_connection_the_server_ended_is_left_to_djangos_check():
@@ -98,7 +148,21 @@ def test_a_connection_the_server_ended_is_left_to_djangos_check():
     assert backend_pid() != pid  # Django's check found it dead and connected again
 
 
-def test_a_request_after_the_server_ended_its_connection_is_served(settings, synced):
+def test_a_request_on_a_busy_connection_sends_no_select_1(
+    settings, synced, production_receivers, monkeypatch
+):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    get("/readyz")
+    monkeypatch.setattr(connection, "is_usable", lambda: pytest.fail("SELECT 1 was sent"))
+
+    status, body = get("/readyz")
+
+    assert status.startswith("200"), body
+
+
+def test_a_request_after_the_server_ended_its_connection_is_served(
+    settings, synced, production_receivers
+):
     settings.ALLOWED_HOSTS = ["testserver"]
     get("/readyz")
     pid = backend_pid()

@@ -116,3 +116,37 @@ def test_a_deleted_character_is_an_unknown_one(token_client, hero):
     assert response.status_code == 404
     assert response.json()["code"] == "unknown_character"
     assert hero.pk + 1000 not in _character_worlds
+
+
+def test_a_right_world_the_key_may_not_use_is_refused(staff_user, synced):
+    foreigner = CharacterFactory(name="foreigner", world_id="beta")
+    assert post(key_client(staff_user), foreigner.pk).status_code == 201  # remembered
+    client = key_client(staff_user, worlds=["alpha"])
+
+    response = post(client, foreigner.pk)
+
+    assert _character_worlds[foreigner.pk] == "beta"
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert ticks() == 1
+
+
+@pytest.mark.parametrize("planted", ["alpha", "beta"])
+def test_a_bad_body_for_a_character_the_key_may_not_use_is_refused_first(
+    staff_user, synced, planted
+):
+    foreigner = CharacterFactory(name="foreigner", world_id="beta")
+    client = key_client(staff_user, worlds=["alpha"])
+    plant(foreigner.pk, planted)
+
+    response = post(client, foreigner.pk, {"event_type": "tick", "deltas": {}})
+
+    assert response.status_code == 403
+
+
+def test_a_bad_body_for_an_unknown_character_is_a_404(token_client, hero):
+    plant(hero.pk + 1000, "alpha")
+
+    response = post(token_client, hero.pk + 1000, {"event_type": "tick", "deltas": {}})
+
+    assert response.status_code == 404
