@@ -71,7 +71,7 @@ from pipeworks.api import (
     idempotency_key_header,
 )
 from pipeworks.replicas import read_from_primary
-from pipeworks.serializers import parse_id, represent
+from pipeworks.serializers import parse_id, utc_timestamp
 from worlds.models import Character, World
 
 logger = logging.getLogger(__name__)
@@ -338,11 +338,28 @@ def applied_response(event) -> Response:
     """
     status_code = status.HTTP_200_OK if event.replayed else status.HTTP_201_CREATED
     try:
-        body = represent(EventSerializer, serialize_event(event))
+        body = event_body(event)
     except Exception:  # noqa: BLE001 (any failure: the event is written either way)
         logger.exception("event %s was written; answering with its id only", event.pk)
         body = written_but_not_shown(event)
     return Response(body, status=status_code)
+
+
+EVENT_TIMESTAMPS = ("timestamp", "recorded_at", "occurred_at")
+
+
+def event_body(event) -> dict:
+    """A recorded event as ``EventSerializer`` represents it, built without its fields.
+
+    ``serialize_event`` already gives every value its JSON type (ints, floats, strings,
+    None); the serializer's fields would only copy them and write the three timestamps,
+    at a tenth of an API write's CPU. ``tests/api/test_event_body.py`` checks that both
+    give the same body.
+    """
+    body = serialize_event(event)
+    for name in EVENT_TIMESTAMPS:
+        body[name] = utc_timestamp(body[name])
+    return body
 
 
 def written_but_not_shown(event) -> dict:
@@ -540,9 +557,7 @@ class EventsBatchView(StaffAPIView):
             raise ledger_api_error(exc, field=body.request_field(exc)) from exc
         created = any(not event.replayed for event in events)
         try:
-            answer = represent(
-                BatchResultSerializer, {"events": [serialize_event(event) for event in events]}
-            )
+            answer = {"events": [event_body(event) for event in events]}
         except Exception:  # noqa: BLE001 (committed: the answer must still be a success)
             logger.exception("%d events were written; answering with their ids only", len(events))
             answer = {"events": [written_but_not_shown(event) for event in events]}

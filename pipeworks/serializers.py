@@ -10,7 +10,6 @@ derives lengths and bounds from a field's arguments, ``SchemaRulesMixin`` adds t
 """
 
 import datetime
-import functools
 import math
 import re
 import sys
@@ -35,22 +34,6 @@ MAX_FLOAT = sys.float_info.max
 API_UNKNOWN_FIELD = "Unknown field."
 
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
-
-
-def represent(serializer_class: type[serializers.Serializer], value) -> dict:
-    """Return ``serializer_class(value).data``, without building the serializer again.
-
-    DRF deep-copies a serializer's declared fields for each instance: for an event with
-    its deltas, a few hundred objects, about a sixth of an API write's time. Representing
-    a value only reads the fields, so one instance per class serves every request and
-    thread (for output only: validation keeps state on its instance).
-    """
-    return _representer(serializer_class).to_representation(value)
-
-
-@functools.cache
-def _representer(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
-    return serializer_class()
 
 
 def parse_id(value: str) -> int | None:
@@ -205,12 +188,17 @@ class UTCDateTimeField(serializers.DateTimeField):
         super().__init__(format=TIMESTAMP_FORMAT, default_timezone=datetime.UTC, **kwargs)
 
     def to_representation(self, value):
-        if value is None:
-            return None
-        # Not strftime: it writes the year 519 as "519", which is no ISO 8601 (game times
-        # may be that old).
-        utc = value.astimezone(datetime.UTC).replace(tzinfo=None)
-        return utc.isoformat(timespec="microseconds") + "Z"
+        return utc_timestamp(value)
+
+
+def utc_timestamp(value: datetime.datetime | None) -> str | None:
+    """An aware datetime as the API writes it: 2026-02-15T10:12:44.123456Z (None: None)."""
+    if value is None:
+        return None
+    # Not strftime: it writes the year 519 as "519", which is no ISO 8601 (game times
+    # may be that old).
+    utc = value.astimezone(datetime.UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
 
 
 class OffsetDateTimeField(UTCDateTimeField):
