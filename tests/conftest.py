@@ -74,6 +74,24 @@ def worlds_dir(settings, tmp_path) -> Path:
 
 
 @pytest.fixture
+def redis_cache(settings):
+    """The shared cache of a deployment with REDIS_URL, in Redis (CI runs one), emptied
+    before and after."""
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "pipeworks.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/10",
+            "KEY_PREFIX": "pipeworks",
+        }
+    }
+    caches["default"].clear()
+    yield caches["default"]
+    caches["default"].clear()
+
+
+@pytest.fixture
 def synced(db, worlds_dir):
     """The fixture worlds synced into the registry."""
     from worlds.services import sync_world_policies

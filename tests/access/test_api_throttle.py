@@ -8,7 +8,6 @@ import types
 
 import pytest
 import redis.client
-from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from access.throttles import ApiWriteThrottle
@@ -160,21 +159,6 @@ def test_a_cache_outage_lets_writes_through(write_rate, staff_client, hero, monk
     monkeypatch.setattr("access.throttles.get_usage", down)
 
     assert [write(staff_client, hero.pk).status_code for _ in range(5)] == [201] * 5
-
-
-@pytest.fixture
-def redis_cache(settings):
-    """The shared cache in Redis (CI runs one), emptied before and after."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "pipeworks.cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/13",
-            "KEY_PREFIX": "pipeworks",
-        }
-    }
-    caches["default"].clear()
-    yield caches["default"]
-    caches["default"].clear()
 
 
 def test_with_redis_each_write_is_counted_in_one_round_trip_and_limited(

@@ -31,7 +31,6 @@ from access.roles import GAME_MASTERS
 from tests.api.conftest import GAME_MASTER, PASSWORD, make_user, state_url
 from tests.factories import CharacterFactory
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
 # The rows of grants (a session's own user row is read on every request, as before).
 ACCESS_TABLES = ("api_key", "api_key_worlds", "auth_permission", "world_membership")
 
@@ -39,21 +38,6 @@ ACCESS_TABLES = ("api_key", "api_key_worlds", "auth_permission", "world_membersh
 @pytest.fixture
 def hero(synced):
     return CharacterFactory(name="hero", scores={"wealth": 0.3})
-
-
-@pytest.fixture
-def redis_cache(settings):
-    """The Redis cache a deployment with REDIS_URL shares, emptied before and after."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "pipeworks.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "pipeworks",
-        }
-    }
-    caches["default"].clear()
-    yield caches["default"]
-    caches["default"].clear()
 
 
 def key_client(owner, **options) -> tuple[APIClient, ApiKey]:
@@ -261,7 +245,12 @@ def test_a_revocation_by_another_process_reaches_this_one(redis_cache, synced):
             "from access.credentials import revoke_cached_credentials; revoke_cached_credentials()",
         ],
         cwd=settings.BASE_DIR,
-        env={**os.environ, "DEBUG": "1", "REDIS_URL": REDIS_URL, "DATABASE_URL": "sqlite://"},
+        env={
+            **os.environ,
+            "DEBUG": "1",
+            "REDIS_URL": settings.CACHES["default"]["LOCATION"],
+            "DATABASE_URL": "sqlite://",
+        },
         capture_output=True,
         text=True,
         timeout=120,

@@ -14,8 +14,6 @@ SQLite) plus 2, with the cache a deployment shares in Redis.
 import json
 import shutil
 
-import pytest
-from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -168,23 +166,7 @@ WRITE_BUDGET = 2
 # A cold request (the first of a key after any change of access rows) reads the key with
 # its owner, the owner's permissions and their groups', their world limits, the key's worlds.
 COLD_EXTRA = 5
-REDIS_URL = "redis://127.0.0.1:6379/10"
 METADATA = {"zone": "north", "quest": "q1"}
-
-
-@pytest.fixture
-def redis_cache(settings):
-    """The shared cache of a deployment with REDIS_URL (CI runs Redis), emptied around."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "pipeworks.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "pipeworks",
-        }
-    }
-    caches["default"].clear()
-    yield caches["default"]
-    caches["default"].clear()
 
 
 def statements(call) -> list[str]:
