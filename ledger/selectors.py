@@ -292,7 +292,13 @@ def load_recorded_events(
     by_id = {event.pk: event for event in events}
     for event in by_id.values():
         event.deltas_complete = True
-    rows = EventEntityAxisDelta.objects.filter(event_id__in=event_ids)
+    # The models' default orderings ("event", "axis"; "event", "key") join the event, axis
+    # and world tables only to sort; ordering by the columns gives the same order (an
+    # event's deltas are all of its world) without touching the event table, whose pages
+    # are spread over the whole ledger: the read stays flat as the ledger grows.
+    rows = EventEntityAxisDelta.objects.filter(event_id__in=event_ids).order_by(
+        "-event_id", "axis__name"
+    )
     if character is not None:
         rows = rows.filter(character=character)
     if deltas is not None:
@@ -314,8 +320,10 @@ def load_recorded_events(
             del event_rows[deltas_per_event:]
             by_id[event_id].deltas_complete = False
     metadata: dict[int, dict[str, str]] = {}
-    for event_id, key, value in EventMetadata.objects.filter(event_id__in=event_ids).values_list(
-        "event_id", "key", "value"
+    for event_id, key, value in (
+        EventMetadata.objects.filter(event_id__in=event_ids)
+        .order_by("-event_id", "key")
+        .values_list("event_id", "key", "value")
     ):
         metadata.setdefault(event_id, {})[key] = value
     for event in by_id.values():

@@ -3,6 +3,8 @@
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from ledger.models import Event
 from ledger.provenance import Actor
@@ -79,6 +81,35 @@ def test_axis_events_lists_events_newest_first_with_deltas_and_metadata(staff_cl
     assert ISO_UTC.match(newest["timestamp"])
     assert genesis["event_type"] == "character_created"
     assert [d["axis_name"] for d in genesis["deltas"]] == ["health", "luck", "wealth"]
+
+
+def test_axis_events_reads_deltas_and_metadata_without_joining_the_event_table(staff_client, hero):
+    """The page's deltas and metadata are read by event id alone, in the models' order.
+
+    Joining the event table only to sort (the models' default orderings) reads its pages
+    for every row; they spread over the whole ledger, and the read grew with it.
+    """
+    apply_event(
+        world_id="alpha",
+        event_type="tick",
+        deltas={hero.pk: {"wealth": 0.1, "luck": 0.1, "health": -0.1}},
+        metadata={"zone": "north", "act": "2"},
+    )
+
+    with CaptureQueriesContext(connection) as ctx:
+        newest = staff_client.get(events_url(hero.pk)).json()["events"][0]
+
+    children = [
+        query["sql"]
+        for query in ctx.captured_queries
+        if 'FROM "event_entity_axis_delta" INNER JOIN' in query["sql"]
+        or 'FROM "event_metadata"' in query["sql"]
+    ]
+    assert len(children) == 2, children
+    for sql in children:
+        assert 'JOIN "event"' not in sql and 'JOIN "world"' not in sql, sql
+    assert [d["axis_name"] for d in newest["deltas"]] == ["health", "luck", "wealth"]
+    assert list(newest["metadata"]) == ["act", "zone"]
 
 
 def test_axis_events_show_the_requested_delta_when_the_score_was_clamped(staff_client, hero):
