@@ -6,9 +6,10 @@ notes in ``bench/results.md``). The statements here are written by hand, fewer t
 ORM would send (one reads the world and locks the characters with their scores; on
 PostgreSQL one more writes an event with all its rows): parameterised, portable between
 SQLite and PostgreSQL through Django's own cursor and value adapters, their texts built
-once per shape, and sent with server-side binding (not prepared by name: Django leaves
-psycopg's prepare_threshold off, which PgBouncer's transaction pooling needs; see
-settings). Everything that is not on the per-event path stays in the ORM.
+once per shape so that psycopg can prepare each by name after a few executions
+(``PIPEWORKS_PG_PREPARE_THRESHOLD``; off behind PgBouncer's transaction pooling, see
+settings), and sent with server-side binding. Everything that is not on the per-event
+path stays in the ORM.
 """
 
 import sqlite3
@@ -176,7 +177,13 @@ def lock_event_rows(
     return world, rows
 
 
+@lru_cache(maxsize=64)
 def _world(world_id, policy_hash, policy_version, synced_at) -> World:
+    """The world of a row, one instance per row's values (a world changes only at a sync).
+
+    Kept because building it (and parsing SQLite's text date) was 2% of an event on
+    SQLite. Shared between events and threads: callers read it and never change it.
+    """
     if isinstance(synced_at, str):
         synced_at = parse_datetime(synced_at)
     if synced_at is not None and timezone.is_naive(synced_at):
@@ -433,7 +440,7 @@ def _prepared(model, columns: tuple[str, ...], rows: Sequence[tuple]) -> list[tu
     datetimes = _datetime_positions(model, columns)
     if not datetimes:
         return list(rows)
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = _adapt_datetime
     return [
         tuple(adapt(value) if i in datetimes else value for i, value in enumerate(row))
         for row in rows
@@ -534,6 +541,21 @@ def _save_kinds(model, fields: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(field.get_internal_type() for field in _fields(model, fields))
 
 
+def _adapt_datetime(value):
+    """``adapt_datetimefield_value``, remembering its last answer per thread.
+
+    An event writes one time in four columns (the event's two, the scores' and the
+    snapshot's); on SQLite each adaptation formats a string. Remembered by identity,
+    so only the very same datetime object reuses it.
+    """
+    last = getattr(_shared, "adapted", None)
+    if last is not None and last[0] is value:
+        return last[1]
+    adapted = connection.ops.adapt_datetimefield_value(value)
+    _shared.adapted = (value, adapted)
+    return adapted
+
+
 def _save_adapters(model, fields: tuple[str, ...]) -> list:
     """Return what ``get_db_prep_save`` does to each field's value, without its generic
     steps (None: the value as it is).
@@ -547,7 +569,7 @@ def _save_adapters(model, fields: tuple[str, ...]) -> list:
         if kind in _PLAIN_FIELDS:
             adapters.append(None)
         elif kind == "DateTimeField":
-            adapters.append(ops.adapt_datetimefield_value)
+            adapters.append(_adapt_datetime)
         elif kind == "JSONField":
             adapters.append(partial(ops.adapt_json_value, encoder=field.encoder))
         else:
