@@ -7,13 +7,13 @@ servers), prepares one database (the fixture world ``alpha``, 100 characters), a
 ``apply_event`` in-process (one delta on a random character, one event per transaction,
 one connection) in a child process per configuration, all against the same database:
 
-- ``direct``: straight to PostgreSQL, server-side binding on (the product's default), the
-  baseline of every ratio;
+- ``direct``: straight to PostgreSQL with the product's defaults (server-side binding,
+  statements prepared by name after 5 executions), the baseline of every ratio;
 - ``direct_client_binding``: ``PIPEWORKS_PG_SERVER_SIDE_BINDING=0``;
-- ``direct_prepared``: psycopg's named prepared statements on (``prepare_threshold=5``),
-  which Django leaves off and PgBouncer 1.18 in transaction mode cannot carry;
+- ``direct_unprepared``: ``PIPEWORKS_PG_PREPARE_THRESHOLD=off``, what PgBouncer 1.18 in
+  transaction mode needs;
 - ``pgbouncer``: through PgBouncer with the product's configuration for it
-  (``PIPEWORKS_PGBOUNCER=transaction``, binding on);
+  (``PIPEWORKS_PGBOUNCER=transaction``: binding on, nothing prepared);
 - ``pgbouncer_client_binding``: through PgBouncer, binding off.
 
 Configurations take turns, the first rotating each round, so drift on the machine hits
@@ -140,7 +140,10 @@ def main() -> None:
                 "DATABASE_URL": direct,
                 "PIPEWORKS_PG_SERVER_SIDE_BINDING": "0",
             },
-            "direct_prepared": {"DATABASE_URL": direct + "?prepare_threshold=5"},
+            "direct_unprepared": {
+                "DATABASE_URL": direct,
+                "PIPEWORKS_PG_PREPARE_THRESHOLD": "off",
+            },
             "pgbouncer": {"DATABASE_URL": pooled, "PIPEWORKS_PGBOUNCER": "transaction"},
             "pgbouncer_client_binding": {
                 "DATABASE_URL": pooled,

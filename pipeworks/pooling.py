@@ -1,8 +1,9 @@
 """System checks for a connection pooler in front of PostgreSQL (docs/scaling.md).
 
 Behind PgBouncer in transaction pooling mode nothing may outlive a transaction; the
-product keeps nothing past one (no statement prepared by name, server-side cursors only
-inside a transaction). Two configurations break that, and the system checks warn:
+product keeps nothing past one there (``PIPEWORKS_PG_PREPARE_THRESHOLD`` is off by
+default, server-side cursors only inside a transaction). Two configurations break that,
+and the system checks warn:
 
 - ``pipeworks.W004``: transaction pooling with psycopg's prepared statements turned on
   (``prepare_threshold`` in a database's ``OPTIONS``): PgBouncer before 1.21 sends a
@@ -80,8 +81,9 @@ def check_undeclared_pooler(app_configs, databases=None, **kwargs):
                         alias=alias, server_port=server_port, url_port=url_port
                     ),
                     hint="Say what it is: PIPEWORKS_PGBOUNCER=transaction for PgBouncer "
-                    "in transaction pooling mode (then prepared statements are checked), "
-                    "'session' in session mode, 'off' for a proxy that keeps sessions.",
+                    "in transaction pooling mode (prepared statements, on by default, are "
+                    "then off: there they fail on other server connections), 'session' in "
+                    "session mode, 'off' for a proxy that keeps sessions.",
                     id="pipeworks.W005",
                 )
             )

@@ -156,7 +156,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # product and PostgreSQL. "transaction": a PgBouncer in transaction pooling mode, where
 # consecutive transactions of one client may run on different server connections, so
 # nothing may outlive a transaction. The product keeps nothing past one: no prepared
-# statements (Django leaves psycopg's prepare_threshold at None) and its one use of
+# statements (PIPEWORKS_PG_PREPARE_THRESHOLD is off there by default) and its one use of
 # server-side cursors (verify_ledger's streams) runs inside a transaction, so
 # DISABLE_SERVER_SIDE_CURSORS stays off (on, verify_ledger would load the whole ledger).
 # The setting tells `manage.py check` what to check: prepared statements turned on
@@ -166,15 +166,40 @@ PIPEWORKS_PGBOUNCER = os.environ.get("PIPEWORKS_PGBOUNCER", "").strip().lower()
 if PIPEWORKS_PGBOUNCER not in {"", "off", "session", "transaction"}:
     raise ImproperlyConfigured("PIPEWORKS_PGBOUNCER must be 'off', 'session' or 'transaction'")
 
+
+def _prepare_threshold() -> int | None:
+    """PIPEWORKS_PG_PREPARE_THRESHOLD: a count of executions, or "off" (None)."""
+    default = "off" if PIPEWORKS_PGBOUNCER == "transaction" else "5"
+    value = os.environ.get("PIPEWORKS_PG_PREPARE_THRESHOLD", "").strip().lower() or default
+    if value == "off":
+        return None
+    if not value.isdigit():
+        raise ImproperlyConfigured(
+            "PIPEWORKS_PG_PREPARE_THRESHOLD must be 'off' or a whole number of executions"
+        )
+    return int(value)
+
+
+# Prepared statements (docs/scaling.md, "Prepared statements"): psycopg prepares a
+# statement by name on its connection once that connection has run it this many times,
+# and PostgreSQL then stops parsing and planning it on every call; apply_event sends a
+# whole event as one statement, and preparing it made the write path half as fast again
+# (bench/results.md). Off by default behind transaction pooling, where the next
+# transaction may run on a server connection that never prepared it; "off" turns them off
+# anywhere. A prepare_threshold in DATABASE_URL's query string wins.
+PIPEWORKS_PG_PREPARE_THRESHOLD = _prepare_threshold()
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side binding sends parameters apart from the statement's text (the extended
-    # protocol's unnamed statement). Django leaves psycopg's prepare_threshold at None, so
-    # nothing is prepared by name and it works behind a transaction-pooling PgBouncer too
-    # (tests/test_pgbouncer_live.py); PIPEWORKS_PG_SERVER_SIDE_BINDING=0 interpolates the
-    # parameters on the client instead (bench/pooling.py measures both).
+    # protocol's statements, unnamed until prepared); PIPEWORKS_PG_SERVER_SIDE_BINDING=0
+    # interpolates the parameters on the client instead (bench/pooling.py measures both).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"server_side_binding": env_bool("PIPEWORKS_PG_SERVER_SIDE_BINDING", True)}
     )
+    if PIPEWORKS_PG_PREPARE_THRESHOLD is not None:
+        DATABASES["default"]["OPTIONS"].setdefault(
+            "prepare_threshold", PIPEWORKS_PG_PREPARE_THRESHOLD
+        )
 
 # Read replicas (docs/scaling.md, "Read replicas"): DATABASE_REPLICA_URL lists PostgreSQL
 # streaming replicas of DATABASE_URL, comma-separated, which become the aliases replica1,
@@ -195,6 +220,8 @@ for _number, _url in enumerate(env_list("DATABASE_REPLICA_URL", ""), start=1):
     _replica.setdefault("OPTIONS", {}).update(
         {"server_side_binding": DATABASES["default"]["OPTIONS"]["server_side_binding"]}
     )
+    if PIPEWORKS_PG_PREPARE_THRESHOLD is not None:
+        _replica["OPTIONS"].setdefault("prepare_threshold", PIPEWORKS_PG_PREPARE_THRESHOLD)
     # A replica that does not answer must cost a request seconds, not a TCP timeout.
     _replica["OPTIONS"].setdefault(
         "connect_timeout", int(os.environ.get("PIPEWORKS_REPLICA_CONNECT_TIMEOUT", "2"))

@@ -145,6 +145,7 @@ def test_each_replica_url_is_an_alias_mirroring_default_in_tests_with_options_me
     assert first["options"] == {
         "sslmode": "require",
         "server_side_binding": False,
+        "prepare_threshold": 5,
         "connect_timeout": 2,
     }
     assert (first["port"], second["port"]) == (5433, 5434)
