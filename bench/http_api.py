@@ -14,7 +14,8 @@ alternating which goes first:
   API request records (the key's actor, source ``api``, a request id).
 
 Then a world tick: ``POST /admin/events:batch`` of 2,000 one-delta events against
-``apply_events`` of the same events in-process. The client reconnects whenever the server
+``apply_events`` of the same events in-process, ``--batches`` pairs per run (each pair
+the same events, its order alternating). The client reconnects whenever the server
 closes the connection (a sync worker closes every one), and counts how many connections
 it opened, so the figures show whether keep-alive held. Prints one JSON document on
 stdout; ``verify_ledger`` replays the ledger at the end.
@@ -223,6 +224,12 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--clients", default="4,16")
     parser.add_argument("--tick", type=int, default=2000, help="Events in one batch.")
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=3,
+        help="Batches per mode and run: one request is short, and one pair per run is noisy.",
+    )
     parser.add_argument("--gunicorn", default=DEFAULT_GUNICORN, help="Gunicorn options.")
     args = parser.parse_args()
 
@@ -267,6 +274,7 @@ def main():
         "events_per_client": args.events,
         "runs": args.runs,
         "tick": args.tick,
+        "batches": args.runs * args.batches,
         "single": {},
         "batch": {"http": [], "inprocess": []},
     }
@@ -306,9 +314,9 @@ def main():
                 tick = min(args.tick, len(character_ids))
                 pool.submit(inprocess_batch, key_prefix, tick_events(character_ids, 10, 0)).result()
                 http_batch(server.url, token, tick_events(character_ids, 10, 0))
-                for run in range(args.runs):
-                    deltas = tick_events(character_ids, tick, run)
-                    order = ["http", "inprocess"] if run % 2 == 0 else ["inprocess", "http"]
+                for pair in range(args.runs * args.batches):
+                    deltas = tick_events(character_ids, tick, pair)
+                    order = ["http", "inprocess"] if pair % 2 == 0 else ["inprocess", "http"]
                     for mode in order:
                         if mode == "http":
                             seconds, status = http_batch(server.url, token, deltas)

@@ -382,7 +382,7 @@ def http_api_section(http):
         "",
         f"A world tick of {http['tick']:,} one-delta events: `POST /admin/events:batch` "
         f"{span(summary(web))} ev/s, `apply_events` in-process {span(summary(local))} ev/s, "
-        f"ratio {span2(ratios)} (target >= 0.7).",
+        f"ratio {span2(ratios)} over {len(ratios)} pairs (target >= 0.7).",
         "",
         f"After the runs: {http['verify']}.",
         "",
