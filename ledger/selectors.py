@@ -292,13 +292,11 @@ def load_recorded_events(
     by_id = {event.pk: event for event in events}
     for event in by_id.values():
         event.deltas_complete = True
-    # The models' default orderings ("event", "axis"; "event", "key") join the event, axis
-    # and world tables only to sort; ordering by the columns gives the same order (an
-    # event's deltas are all of its world) without touching the event table, whose pages
-    # are spread over the whole ledger: the read stays flat as the ledger grows.
-    rows = EventEntityAxisDelta.objects.filter(event_id__in=event_ids).order_by(
-        "-event_id", "axis__name"
-    )
+    # Not in the models' default orderings ("event", "axis"; "event", "key"): they join the
+    # event, axis and world tables only to sort, touching event pages spread over the
+    # whole ledger, and the read grew with it. RecordedEvent.of puts the deltas in display
+    # order; the metadata keep the order of their rows, so those are sorted by column.
+    rows = EventEntityAxisDelta.objects.filter(event_id__in=event_ids).order_by()
     if character is not None:
         rows = rows.filter(character=character)
     if deltas is not None:
@@ -322,7 +320,7 @@ def load_recorded_events(
     metadata: dict[int, dict[str, str]] = {}
     for event_id, key, value in (
         EventMetadata.objects.filter(event_id__in=event_ids)
-        .order_by("-event_id", "key")
+        .order_by("event_id", "key")
         .values_list("event_id", "key", "value")
     ):
         metadata.setdefault(event_id, {})[key] = value

@@ -6,8 +6,9 @@ default, server-side cursors only inside a transaction). Two configurations brea
 and the system checks warn:
 
 - ``pipeworks.W004``: transaction pooling with psycopg's prepared statements turned on
-  (``prepare_threshold`` in a database's ``OPTIONS``): PgBouncer before 1.21 sends a
-  statement prepared on one server connection to another, which does not know it;
+  (``prepare_threshold`` in a database's ``OPTIONS``): PgBouncer before 1.22 sends a
+  statement prepared on one server connection to another, which does not know it (1.22
+  tracks them with ``max_prepared_statements``, and takes psycopg's ``DEALLOCATE ALL``);
 - ``pipeworks.W005``: ``PIPEWORKS_PGBOUNCER`` unset while the server that answers is not
   the one ``DATABASE_URL`` names: the check compares the server's own port
   (``inet_server_port()``) with the URL's. They differ behind any pooler or proxy, so
@@ -28,7 +29,7 @@ PROBE_CONNECT_TIMEOUT = 2  # seconds; a server that takes longer is another chec
 CHECK_PREPARED_BEHIND_POOLER = (
     "database {alias!r} prepares statements (OPTIONS prepare_threshold={threshold}) behind a "
     "PgBouncer in transaction pooling mode (PIPEWORKS_PGBOUNCER=transaction): PgBouncer "
-    "before 1.21 runs them on server connections that never prepared them"
+    "before 1.22 runs them on server connections that never prepared them"
 )
 CHECK_UNDECLARED_POOLER = (
     "database {alias!r} is answered by a server on port {server_port}, not the port "
@@ -48,8 +49,9 @@ def check_prepared_statements(app_configs, **kwargs):
             messages.append(
                 Warning(
                     CHECK_PREPARED_BEHIND_POOLER.format(alias=alias, threshold=threshold),
-                    hint="Remove prepare_threshold (Django then prepares nothing), or use "
-                    "PgBouncer 1.21+ with max_prepared_statements.",
+                    hint="Set PIPEWORKS_PG_PREPARE_THRESHOLD=off (its default there) and drop "
+                    "prepare_threshold from DATABASE_URL, or use PgBouncer 1.22+ with "
+                    "max_prepared_statements.",
                     id="pipeworks.W004",
                 )
             )

@@ -173,11 +173,15 @@ def _prepare_threshold() -> int | None:
     value = os.environ.get("PIPEWORKS_PG_PREPARE_THRESHOLD", "").strip().lower() or default
     if value == "off":
         return None
-    if not value.isdigit():
+    try:
+        threshold = int(value)
+    except ValueError:
+        threshold = -1
+    if threshold < 0:
         raise ImproperlyConfigured(
             "PIPEWORKS_PG_PREPARE_THRESHOLD must be 'off' or a whole number of executions"
         )
-    return int(value)
+    return threshold
 
 
 # Prepared statements (docs/scaling.md, "Prepared statements"): psycopg prepares a

@@ -94,9 +94,10 @@ def test_sqlite_gets_no_prepare_threshold():
     assert json.loads(result.stdout) == {"default": "unset"}
 
 
-def test_a_bad_prepare_threshold_stops_the_start_naming_the_setting():
+@pytest.mark.parametrize("value", ["sometimes", "-1", "\u00b2", "5.5"])
+def test_a_bad_prepare_threshold_stops_the_start_naming_the_setting(value):
     result = thresholds_with(
-        DATABASE_URL="postgres://u@db:5432/x", PIPEWORKS_PG_PREPARE_THRESHOLD="sometimes"
+        DATABASE_URL="postgres://u@db:5432/x", PIPEWORKS_PG_PREPARE_THRESHOLD=value
     )
 
     assert result.returncode != 0
