@@ -15,14 +15,23 @@ it. So at the start of a request, a connection that served a request less than
 Django skips its ``SELECT 1``; any other (unused for longer, anything waiting on its
 socket, any doubt) gets Django's check, which replaces it if it fails. Under load every
 connection is busy, so the round trip goes; after a pause the first request still pays it.
+
+Also here: a connection whose prepared statements went stale under a schema change
+forgets them (``replan_stale_statements``).
 """
 
 import select
 import time
 
 from django.core.signals import request_finished, request_started
-from django.db import connections
+from django.db import NotSupportedError, connections
+from django.db.backends.signals import connection_created
 from psycopg.pq import TransactionStatus
+
+# PostgreSQL's answer to a prepared statement whose result columns changed type since it
+# was prepared (another connection ran ALTER COLUMN ... TYPE): feature_not_supported.
+STALE_PLAN_SQLSTATE = "0A000"
+STALE_PLAN_MESSAGE = "cached plan must not change result type"
 
 QUIET_CHECK_SECONDS = 5.0
 
@@ -67,6 +76,42 @@ def _quiet(raw) -> bool:
         return False
 
 
+def replan_stale_statements(execute, sql, params, many, context):
+    """Run a statement again after its prepared plan went stale under a schema change.
+
+    psycopg forgets what it prepared at a ROLLBACK or a DDL statement of its own
+    connection, not at another connection's ``ALTER COLUMN ... TYPE``: until then the
+    statement fails on every call with ``cached plan must not change result type``. In
+    a transaction the failure stands (nothing is retried mid-transaction) and the
+    rollback that follows makes psycopg forget. Outside one (autocommit: the reads of a
+    request) nothing would, so the connection drops its prepared statements here
+    (``DEALLOCATE ALL``, which psycopg sees and forgets its own) and runs the statement
+    once more, unprepared.
+    """
+    try:
+        return execute(sql, params, many, context)
+    except NotSupportedError as exc:
+        connection = context["connection"]
+        stale = getattr(
+            exc.__cause__, "sqlstate", None
+        ) == STALE_PLAN_SQLSTATE and STALE_PLAN_MESSAGE in str(exc)
+        if not stale or not connection.get_autocommit():
+            raise
+        connection.connection.execute("DEALLOCATE ALL")
+        return execute(sql, params, many, context)
+
+
+def install_replan(sender, connection, **kwargs) -> None:
+    """Wrap the statements of each PostgreSQL connection that prepares any."""
+    if (
+        connection.vendor == "postgresql"
+        and connection.settings_dict.get("OPTIONS", {}).get("prepare_threshold") is not None
+        and replan_stale_statements not in connection.execute_wrappers
+    ):
+        connection.execute_wrappers.insert(0, replan_stale_statements)
+
+
 def connect() -> None:
     request_started.connect(check_idle_connections, dispatch_uid="pipeworks.connections.check")
     request_finished.connect(note_used_connections, dispatch_uid="pipeworks.connections.used")
+    connection_created.connect(install_replan, dispatch_uid="pipeworks.connections.replan")

@@ -19,7 +19,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_started
-from django.db import close_old_connections, connection
+from django.db import NotSupportedError, close_old_connections, connection, transaction
 
 from pipeworks import connections
 from pipeworks.connections import (
@@ -172,3 +172,83 @@ def test_a_request_after_the_server_ended_its_connection_is_served(
 
     assert status.startswith("200"), body
     assert backend_pid() != pid
+
+
+# -- prepared statements gone stale under another connection's schema change ----------------
+
+PROBE_SELECT = "SELECT id, label FROM replan_probe ORDER BY id"
+
+
+@pytest.fixture
+def probe_table():
+    """A table of its own, whose column type another connection changes."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE replan_probe (id integer, label varchar(10))")
+        cursor.execute("INSERT INTO replan_probe VALUES (1, 'one')")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS replan_probe")
+
+
+def prepared_probe() -> None:
+    """Run the probe's SELECT until psycopg has prepared it on this connection."""
+    threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
+    for _ in range(threshold + 1):
+        with connection.cursor() as cursor:
+            cursor.execute(PROBE_SELECT)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement = %s", [PROBE_SELECT]
+        )
+        assert cursor.fetchone() == (1,)
+
+
+def change_label_type() -> None:
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"],
+        user=settings["USER"],
+        dbname=settings["NAME"],
+        autocommit=True,
+    ) as other:
+        other.execute("ALTER TABLE replan_probe ALTER COLUMN label TYPE text")
+
+
+def test_each_preparing_postgresql_connection_carries_the_replan_wrapper():
+    connection.ensure_connection()
+
+    assert connections.replan_stale_statements in connection.execute_wrappers
+
+
+def test_a_read_whose_prepared_plan_went_stale_is_run_again(probe_table):
+    prepared_probe()
+    change_label_type()
+
+    with connection.cursor() as cursor:
+        cursor.execute(PROBE_SELECT)
+        rows = cursor.fetchall()
+
+    assert rows == [(1, "one")]
+    with connection.cursor() as cursor:
+        cursor.execute(PROBE_SELECT)
+        assert cursor.fetchall() == [(1, "one")]
+
+
+def test_in_a_transaction_the_stale_plan_fails_and_its_rollback_heals_the_connection(
+    probe_table,
+):
+    prepared_probe()
+    change_label_type()
+
+    with pytest.raises(NotSupportedError, match="cached plan must not change result type"):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(PROBE_SELECT)
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(PROBE_SELECT)
+            assert cursor.fetchall() == [(1, "one")]
