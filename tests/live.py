@@ -24,6 +24,33 @@ ROOT = Path(__file__).resolve().parent.parent
 LIVE_SECRET_KEY = "pipeworks-live-test-only-not-a-secret-8e2d4a6c0b1f3e5d7a9c2b4d6f8e0a1c"  # noqa: S105
 
 
+# Settings read from the environment at import that a child must not inherit from the suite.
+INHERITED_SETTINGS = (
+    "DATABASE_REPLICA_URL",
+    "PIPEWORKS_PGBOUNCER",
+    "PIPEWORKS_PG_PREPARE_THRESHOLD",
+)
+
+
+def settings_in_child(expression: str, **env: str) -> subprocess.CompletedProcess:
+    """Print ``expression`` (Python over ``settings``) as JSON from a child process whose
+    settings come from ``env``: settings are read from the environment once, at import."""
+    environment = {k: v for k, v in os.environ.items() if k not in INHERITED_SETTINGS}
+    environment.update(env, DJANGO_SETTINGS_MODULE="pipeworks.settings")
+    script = (
+        "import django, json; django.setup(); from django.conf import settings; "
+        f"print(json.dumps({expression}))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def manage(env: dict, *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args],

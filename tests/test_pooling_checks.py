@@ -8,12 +8,9 @@ draws no warning.
 """
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -27,33 +24,18 @@ from pipeworks.pooling import (
     check_undeclared_pooler,
 )
 from tests.factories import CharacterFactory
+from tests.live import settings_in_child
 
 POSTGRES = "django.db.backends.postgresql"
-ROOT = Path(__file__).resolve().parent.parent
 SHOW_THRESHOLDS = (
-    "import django, json; django.setup(); from django.conf import settings; "
-    "print(json.dumps({alias: database.get('OPTIONS', {}).get('prepare_threshold', 'unset') "
-    "for alias, database in settings.DATABASES.items()}))"
+    "{alias: database.get('OPTIONS', {}).get('prepare_threshold', 'unset') "
+    "for alias, database in settings.DATABASES.items()}"
 )
-SETTINGS_ENV = ("DATABASE_URL", "DATABASE_REPLICA_URL", "PIPEWORKS_PGBOUNCER")
 
 
 def thresholds_with(**env: str) -> subprocess.CompletedProcess:
     """The settings' prepare_threshold of each database, in a process with this environment."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in SETTINGS_ENV and key != "PIPEWORKS_PG_PREPARE_THRESHOLD"
-    }
-    environment.update(env, DJANGO_SETTINGS_MODULE="pipeworks.settings")
-    return subprocess.run(
-        [sys.executable, "-c", SHOW_THRESHOLDS],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return settings_in_child(SHOW_THRESHOLDS, **env)
 
 
 @pytest.mark.parametrize(

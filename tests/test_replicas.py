@@ -7,9 +7,7 @@ the middleware's choices are observed as the alias they name, with the replica a
 
 import json
 import logging
-import os
 import subprocess
-import sys
 import time
 
 import pytest
@@ -48,7 +46,7 @@ from pipeworks.replicas import (
 )
 from pipeworks.transactions import atomic_commit
 from tests.api.conftest import GAME_MASTER, api_key_for, events_url, make_user
-from tests.live import ROOT
+from tests.live import settings_in_child
 from worlds.models import Character, World
 
 REPLICA = "replica1"
@@ -100,25 +98,15 @@ def decided(request) -> str:
 # -- settings -----------------------------------------------------------------------------
 
 SHOW_SETTINGS = (
-    "import django, json; django.setup(); from django.conf import settings; "
-    "print(json.dumps({'databases': {a: {'options': d.get('OPTIONS', {}), 'test': d['TEST'], "
+    "{'databases': {a: {'options': d.get('OPTIONS', {}), 'test': d['TEST'], "
     "'port': d['PORT']} for a, d in settings.DATABASES.items()}, "
     "'routers': settings.DATABASE_ROUTERS, 'replicas': settings.PIPEWORKS_REPLICA_DATABASES, "
-    f"'middleware': {MIDDLEWARE!r} in settings.MIDDLEWARE}}))"
+    f"'middleware': {MIDDLEWARE!r} in settings.MIDDLEWARE}}"
 )
 
 
 def settings_with(**env: str) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items() if key != "DATABASE_REPLICA_URL"}
-    environment.update(env, DJANGO_SETTINGS_MODULE="pipeworks.settings")
-    return subprocess.run(
-        [sys.executable, "-c", SHOW_SETTINGS],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return settings_in_child(SHOW_SETTINGS, **env)
 
 
 def test_without_a_replica_url_there_is_no_alias_router_or_middleware():
